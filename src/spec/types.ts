@@ -1,0 +1,50 @@
+/** The validated, fully resolved description of one VM's emulated stick. Pure data. */
+
+export const SPEEDS = ['full', 'high', 'super'] as const;
+export type Speed = (typeof SPEEDS)[number];
+
+/** Maximum LUNs per mass-storage function (kernel FSG_MAX_LUNS). */
+export const MAX_LUNS = 16;
+
+export interface LunSpec {
+  /** 0..15; lun 0 comes from the [usb-gadget] section, lun N from [usb-gadget.lunN] */
+  index: number;
+  /** absolute path of the backing image or block device, as written in the notes */
+  image: string;
+  /** true when cdrom is true or readonly = true */
+  readonly: boolean;
+  cdrom: boolean;
+  removable: boolean;
+  /** exactly 28 characters: 8 vendor + 16 product + 4 revision, space padded */
+  inquiry: string;
+}
+
+export interface GadgetSpec {
+  vendorId: number;
+  productId: number;
+  /** bcdDevice, fixed per product version so the unRAID GUID stays stable */
+  bcdDevice: number;
+  serial: string;
+  /** where the serial came from: the notes, or derived from the VM's smbios1 uuid / vmid */
+  serialSource: 'notes' | 'derived';
+  manufacturer: string;
+  product: string;
+  speed: Speed;
+  /** sorted by index; luns[0].index === 0 always */
+  luns: LunSpec[];
+}
+
+/** Facts about the VM that validation needs besides the notes. */
+export interface VmContext {
+  vmid: number;
+  /** uuid from the VM's smbios1 option, if set */
+  smbiosUuid?: string;
+  /** default speed from the host settings */
+  defaultSpeed: Speed;
+}
+
+/** "0781:5571" style id, lower-case hex, as used by usb_storage quirks and Proxmox mappings. */
+export function usbId(spec: Pick<GadgetSpec, 'vendorId' | 'productId'>): string {
+  const hex = (n: number) => n.toString(16).padStart(4, '0');
+  return `${hex(spec.vendorId)}:${hex(spec.productId)}`;
+}
