@@ -1,0 +1,82 @@
+import { applyOp, applyPlan, kernelError } from '../apply/apply-plan.js';
+import { assertUsbIdFree, exportedImages } from '../host/conflicts.js';
+import { checkImage } from '../host/image-policy.js';
+import { ensureModules } from '../host/modules.js';
+import { addIgnoreQuirk, ignoreEntry } from '../host/quirks.js';
+import { UdcAllocator } from '../host/udc.js';
+import { gadgetDir, gadgetName } from '../plan/ops.js';
+import { planGadget, udcFile } from '../plan/gadget-plan.js';
+import { usbId, type GadgetSpec } from '../spec/types.js';
+import type { GadgetRecord } from '../state/record.js';
+import type { HookDeps } from './deps.js';
+
+/**
+ * Resolve every LUN's image through the image policy. Run before touching anything, and again under the
+ * host lock (another VM may have started exporting the same image meanwhile).
+ */
+export function resolveImages(deps: HookDeps, vmid: number, spec: GadgetSpec): GadgetSpec {
+  const inUse = exportedImages(deps.fs, gadgetName(vmid));
+  const luns = spec.luns.map((lun) => ({
+    ...lun,
+    image: checkImage(deps.fs, deps.settings, lun.index === 0 ? 'usb-gadget.image' : `usb-gadget.lun${lun.index}.image`, lun.image, lun.readonly, inUse),
+  }));
+  return { ...spec, luns };
+}
+
+/**
+ * The part of pre-start that must not interleave with another VM's: load modules, check the USB id and
+ * images are free, pick a UDC, record, isolate, build and bind. The caller holds the host lock and
+ * undoes everything (teardownLocked) if this throws.
+ */
+export async function buildLocked(deps: HookDeps, vmid: number, spec: GadgetSpec): Promise<GadgetRecord> {
+  const { fs, log, settings, state } = deps;
+  const loaded = await ensureModules(fs, deps.exec, settings);
+  if (loaded.loaded.length > 0) log.info(`loaded ${loaded.loaded.join(', ')}`);
+  deps.checkpoint('modules');
+
+  const id = usbId(spec);
+  assertUsbIdFree(fs, id, gadgetName(vmid));
+  const resolved = resolveImages(deps, vmid, spec);
+  // UDCs that other VMs' records name but that are not bound yet: their pre-start is mid-way.
+  const reserved = new Set(state.list().filter((r) => r.vmid !== vmid).map((r) => r.udc));
+  const udc = new UdcAllocator(fs).allocate(reserved);
+
+  const record: GadgetRecord = {
+    version: 1,
+    vmid,
+    phase: 'building',
+    node: settings.node,
+    gadgetDir: gadgetDir(vmid),
+    udc,
+    usbId: id,
+    serial: spec.serial,
+    speed: spec.speed,
+    luns: resolved.luns.map((l) => ({ index: l.index, image: l.image, readonly: l.readonly, cdrom: l.cdrom })),
+    quirk: settings.isolateHostStorage ? ignoreEntry(id) : undefined,
+    createdAt: new Date(deps.clock.now()).toISOString(),
+    pid: process.pid,
+  };
+  state.write(record);
+  deps.checkpoint('recorded');
+
+  if (record.quirk) {
+    addIgnoreQuirk(fs, id);
+    log.info(`usb_storage will ignore ${id} (host isolation)`);
+  }
+  deps.checkpoint('quirk');
+
+  const ops = planGadget(vmid, resolved);
+  applyPlan(fs, ops);
+  log.info(`built ${gadgetDir(vmid)}: ${id}, serial ${spec.serial}, ${spec.speed} speed, ${resolved.luns.length} LUN(s)`);
+  deps.checkpoint('configfs');
+
+  const bind = { kind: 'write' as const, path: udcFile(vmid), value: udc };
+  try {
+    applyOp(fs, bind);
+  } catch (err) {
+    throw kernelError(bind, err);
+  }
+  log.info(`bound to ${udc}`);
+  deps.checkpoint('bound');
+  return record;
+}

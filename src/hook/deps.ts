@@ -1,0 +1,30 @@
+import type { HostFs } from '../apply/host-fs.js';
+import type { Clock } from '../host/enumeration.js';
+import type { Exec } from '../host/exec.js';
+import type { HostLock } from '../host/lock.js';
+import type { Settings } from '../settings/types.js';
+import type { StateStore } from '../state/record.js';
+import type { Logger } from './log.js';
+import type { VmSource } from './vm-source.js';
+import type { Passthrough } from './passthrough.js';
+
+/** Everything the hook phases touch, passed in so the phases themselves stay testable. */
+export interface HookDeps {
+  fs: HostFs;
+  exec: Exec;
+  clock: Clock;
+  log: Logger;
+  settings: Settings;
+  lock: HostLock;
+  state: StateStore;
+  vms: VmSource;
+  /** the Proxmox side of the passthrough; undefined when no API token is configured */
+  passthrough?: Passthrough;
+  /**
+   * Test-only fault injection: called after each pre-start step; the e2e harness makes it SIGKILL the
+   * hook at a chosen step (env PVE_USB_GADGET_FAULT). A no-op in production.
+   */
+  checkpoint(step: PreStartStep): void;
+}
+
+export type PreStartStep = 'validated' | 'cleaned' | 'modules' | 'recorded' | 'quirk' | 'configfs' | 'bound' | 'enumerated' | 'mapping';

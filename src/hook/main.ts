@@ -1,0 +1,91 @@
+import { nodeHostFs } from '../apply/host-fs.js';
+import { GadgetError } from '../errors.js';
+import { realClock } from '../host/enumeration.js';
+import { execaExec } from '../host/exec.js';
+import { flockHostLock } from '../host/lock.js';
+import { loadSettings } from '../settings/load.js';
+import { StateStore } from '../state/record.js';
+import type { HookDeps, PreStartStep } from './deps.js';
+import { createLogger, flushToSyslog, type Logger } from './log.js';
+import { attachMapping, createPassthrough } from './passthrough.js';
+import { postStop } from './post-stop.js';
+import { preStart } from './pre-start.js';
+import { createVmSource } from './vm-source-impl.js';
+
+const PHASES = ['pre-start', 'post-start', 'pre-stop', 'post-stop'] as const;
+/** internal phase: the detached helper that adds the usbN line once the start has finished */
+export const ATTACH_PHASE = 'attach-mapping';
+
+function parseVmid(arg: string | undefined): number | undefined {
+  return arg !== undefined && /^[1-9][0-9]{2,8}$/.test(arg) ? Number(arg) : undefined;
+}
+
+/** Test-only: PVE_USB_GADGET_FAULT=<step> kills the hook with SIGKILL right after that step. */
+function checkpointFromEnv(env: NodeJS.ProcessEnv): (step: PreStartStep) => void {
+  const fault = env.PVE_USB_GADGET_FAULT;
+  if (!fault) return () => {};
+  return (step) => {
+    if (step === fault) process.kill(process.pid, 'SIGKILL');
+  };
+}
+
+export async function buildDeps(log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<HookDeps> {
+  const settings = loadSettings({ env });
+  const fs = nodeHostFs(settings.paths.root);
+  const state = new StateStore(fs, settings.paths.stateDir);
+  fs.mkdir(settings.paths.stateDir, { recursive: true, mode: 0o700 });
+  const deps: HookDeps = {
+    fs,
+    exec: execaExec,
+    clock: realClock,
+    log,
+    settings,
+    lock: flockHostLock(fs.real(`${settings.paths.stateDir}/host.lock`), 60_000),
+    state,
+    vms: undefined as never,
+    checkpoint: checkpointFromEnv(env),
+  };
+  const api = createPassthrough(deps);
+  deps.passthrough = api?.passthrough;
+  deps.vms = createVmSource(deps, api?.client);
+  return deps;
+}
+
+/** `hook.cjs <vmid> <phase>`: returns the exit code. */
+export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const [vmidArg, phase] = argv;
+  const vmid = parseVmid(vmidArg);
+  const log = createLogger(`pve-usb-gadget[${vmidArg ?? '?'}]`);
+  if (vmid === undefined || phase === undefined) {
+    log.error(`usage: hook <vmid> <phase> (got: ${argv.join(' ') || 'nothing'}); phases: ${PHASES.join(', ')}`);
+    return 2;
+  }
+  let code = 0;
+  let deps: HookDeps | undefined;
+  try {
+    deps = await buildDeps(log, env);
+    switch (phase) {
+      case 'pre-start':
+        await preStart(deps, vmid);
+        break;
+      case 'post-stop':
+        await postStop(deps, vmid);
+        break;
+      case 'post-start':
+      case 'pre-stop':
+        log.info(`${phase}: nothing to do`);
+        break;
+      case ATTACH_PHASE:
+        await attachMapping(deps, vmid);
+        break;
+      default:
+        log.error(`unknown phase '${phase}'; expected one of: ${PHASES.join(', ')}`);
+        code = 2;
+    }
+  } catch (err) {
+    log.error(err instanceof GadgetError ? err.toLine() : `unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    code = 1;
+  }
+  if (deps) await flushToSyslog(deps.exec, log);
+  return code;
+}

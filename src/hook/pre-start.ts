@@ -1,0 +1,81 @@
+import { NotesError } from '../errors.js';
+import type { GadgetRecord } from '../state/record.js';
+import { waitForEnumeration } from '../host/enumeration.js';
+import { usbId } from '../spec/types.js';
+import { validateNotes } from '../spec/validate.js';
+import { buildLocked, resolveImages } from './build.js';
+import type { HookDeps } from './deps.js';
+import { isolateAfterEnumeration } from './isolation.js';
+import { teardownLocked } from './teardown.js';
+
+/**
+ * pre-start: notes → spec → gadget live and enumerated → passthrough mapping in place.
+ * Any failure undoes what this run made and rethrows (the caller prints it and exits non-zero, which
+ * aborts the VM start).
+ */
+export async function preStart(deps: HookDeps, vmid: number): Promise<void> {
+  const { log } = deps;
+  const vm = await deps.vms.read(vmid);
+  if (vm.source === 'local') log.warn('Proxmox API not reachable: read the notes from the local config file; the USB mapping could not be checked');
+
+  const result = validateNotes(vm.description, { vmid, smbiosUuid: vm.smbiosUuid, defaultSpeed: deps.settings.defaultSpeed });
+  if (result.kind === 'none') {
+    log.info('no [usb-gadget] section in the notes: nothing to do');
+    await withLock(deps, () => {
+      if (teardownLocked(deps, vmid).removed) log.info('removed a gadget left from an earlier start');
+    });
+    return;
+  }
+  if (result.kind === 'invalid') throw new NotesError(result.problems);
+  for (const w of result.warnings) log.warn(w);
+  const spec = result.spec;
+  // policy first, before anything on the host changes: a refused image leaves no trace
+  resolveImages(deps, vmid, spec);
+  deps.checkpoint('validated');
+
+  const record = await withLock(deps, async () => {
+    if (teardownLocked(deps, vmid).removed) log.info('removed a gadget left from an earlier run');
+    deps.checkpoint('cleaned');
+    try {
+      return await buildLocked(deps, vmid, spec);
+    } catch (err) {
+      undo(deps, vmid);
+      throw err;
+    }
+  });
+
+  try {
+    const dev = await waitForEnumeration(deps.fs, deps.clock, record.udc, usbId(spec), deps.settings.enumerationTimeoutMs);
+    log.info(`host enumerated ${usbId(spec)} as ${dev.name} on ${record.udc}`);
+    deps.checkpoint('enumerated');
+    if (deps.settings.isolateHostStorage) isolateAfterEnumeration(deps, dev);
+    const live: GadgetRecord = { ...record, phase: 'live', busPort: dev.name };
+    deps.state.write(live);
+
+    if (deps.passthrough) {
+      const mapping = await deps.passthrough.ensure(vmid, usbId(spec), vm);
+      deps.state.write({ ...live, mapping: mapping.name });
+      deps.checkpoint('mapping');
+    } else {
+      log.warn('no Proxmox API token configured: the USB mapping was not checked');
+    }
+  } catch (err) {
+    await withLock(deps, () => undo(deps, vmid));
+    throw err;
+  }
+}
+
+function undo(deps: HookDeps, vmid: number): void {
+  const r = teardownLocked(deps, vmid);
+  if (r.failures.length === 0) deps.log.info('undid everything this start had made');
+  else deps.log.error(`could not undo everything (${r.failures.length} step(s) failed); run: pve-usb-gadget down ${vmid}`);
+}
+
+export async function withLock<T>(deps: HookDeps, fn: () => T | Promise<T>): Promise<T> {
+  const release = await deps.lock.acquire();
+  try {
+    return await fn();
+  } finally {
+    await release();
+  }
+}
