@@ -7,7 +7,7 @@ import { loadSettings } from '../settings/load.js';
 import { StateStore } from '../state/record.js';
 import type { HookDeps, PreStartStep } from './deps.js';
 import { createLogger, flushToSyslog, type Logger } from './log.js';
-import { attachMapping, createPassthrough } from './passthrough.js';
+import { apiPassthrough, attachMapping, createClient } from './passthrough.js';
 import { postStop } from './post-stop.js';
 import { preStart } from './pre-start.js';
 import { createVmSource } from './vm-source-impl.js';
@@ -42,12 +42,9 @@ export async function buildDeps(log: Logger, env: NodeJS.ProcessEnv = process.en
     settings,
     lock: flockHostLock(fs.real(`${settings.paths.stateDir}/host.lock`), 60_000),
     state,
-    vms: undefined as never,
+    vms: createVmSource({ fs, settings, log }, undefined),
     checkpoint: checkpointFromEnv(env),
   };
-  const api = createPassthrough(deps);
-  deps.passthrough = api?.passthrough;
-  deps.vms = createVmSource(deps, api?.client);
   return deps;
 }
 
@@ -65,9 +62,14 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   try {
     deps = await buildDeps(log, env);
     switch (phase) {
-      case 'pre-start':
+      case 'pre-start': {
+        // the API is needed only here and in the attach helper: post-stop must work without it
+        const client = createClient(deps);
+        deps.vms = createVmSource(deps, client);
+        if (client) deps.passthrough = apiPassthrough(deps, client, process.argv[1] ?? 'hook.cjs');
         await preStart(deps, vmid);
         break;
+      }
       case 'post-stop':
         await postStop(deps, vmid);
         break;
@@ -75,9 +77,11 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       case 'pre-stop':
         log.info(`${phase}: nothing to do`);
         break;
-      case ATTACH_PHASE:
-        await attachMapping(deps, vmid);
+      case ATTACH_PHASE: {
+        const client = createClient(deps);
+        if (client) await attachMapping(deps, vmid, client);
         break;
+      }
       default:
         log.error(`unknown phase '${phase}'; expected one of: ${PHASES.join(', ')}`);
         code = 2;

@@ -27,6 +27,8 @@ export interface GadgetSpec {
   serial: string;
   /** where the serial came from: the notes, or derived from the VM's smbios1 uuid / vmid */
   serialSource: 'notes' | 'derived';
+  /** finer than serialSource (optional, added compatibly): what a derived serial was derived from */
+  serialBasis?: 'notes' | 'smbios-uuid' | 'vmid';
   manufacturer: string;
   product: string;
   speed: Speed;

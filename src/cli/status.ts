@@ -1,0 +1,66 @@
+import type { HostFs } from '../apply/host-fs.js';
+import { deviceOnDummyHcd, interfaceDrivers } from '../host/devices.js';
+import { udcState } from '../host/enumeration.js';
+import { CONFIGFS_GADGETS, vmidOfGadget } from '../plan/ops.js';
+import type { StateStore } from '../state/record.js';
+
+export interface GadgetStatus {
+  vmid: number;
+  phase: string;
+  udc?: string;
+  busPort?: string;
+  usbId?: string;
+  serial?: string;
+  speed?: string;
+  enumerated: boolean;
+  /** "isolated": no host driver on the disk; "claimed": the host's usb-storage has it; "absent": no device */
+  hostDisk: 'isolated' | 'claimed' | 'absent';
+  luns: { index: number; image: string; readonly: boolean; cdrom: boolean }[];
+  mapping?: string;
+  /** configfs has the gadget but no record, or the reverse */
+  problem?: string;
+}
+
+/** Every gadget of ours on this host, from the records and from configfs (either alone is a leftover). */
+export function collectStatus(fs: HostFs, state: StateStore): GadgetStatus[] {
+  const records = new Map(state.list().map((r) => [r.vmid, r]));
+  const inConfigfs = new Set(fs.list(CONFIGFS_GADGETS).map(vmidOfGadget).filter((v): v is number => v !== undefined));
+  const vmids = [...new Set([...records.keys(), ...inConfigfs])].sort((a, b) => a - b);
+  return vmids.map((vmid) => {
+    const r = records.get(vmid);
+    const udc = fs.readTextIfExists(`${CONFIGFS_GADGETS}/pvug-${vmid}/UDC`)?.trim() || undefined;
+    const dev = udc ? deviceOnDummyHcd(fs, udc) : undefined;
+    const drivers = dev ? interfaceDrivers(fs, dev) : [];
+    const status: GadgetStatus = {
+      vmid,
+      phase: r?.phase ?? 'unknown',
+      udc,
+      busPort: dev?.name,
+      usbId: r?.usbId ?? dev?.usbId,
+      serial: r?.serial ?? dev?.serial,
+      speed: r?.speed,
+      enumerated: udc !== undefined && udcState(fs, udc) === 'configured' && dev !== undefined,
+      hostDisk: !dev ? 'absent' : drivers.includes('usb-storage') ? 'claimed' : 'isolated',
+      luns: r?.luns ?? [],
+      mapping: r?.mapping,
+    };
+    if (!r) status.problem = 'gadget without a record (left over): run pve-usb-gadget down ' + vmid;
+    else if (!inConfigfs.has(vmid)) status.problem = 'record without a gadget (left over): run pve-usb-gadget down ' + vmid;
+    return status;
+  });
+}
+
+export function formatStatus(list: readonly GadgetStatus[]): string[] {
+  if (list.length === 0) return ['no emulated USB sticks on this host'];
+  const lines: string[] = [];
+  for (const s of list) {
+    lines.push(
+      `VM ${s.vmid}: ${s.usbId ?? '?'} serial ${s.serial ?? '?'} ${s.speed ?? ''} speed on ${s.udc ?? 'no UDC'}` +
+        ` (${s.busPort ?? 'not on the bus'}), ${s.enumerated ? 'enumerated' : 'NOT enumerated'}, host disk ${s.hostDisk}` +
+        `${s.mapping ? `, mapping ${s.mapping}` : ''}`,
+    );
+    for (const l of s.luns) lines.push(`  lun${l.index}: ${l.image}${l.cdrom ? ' (cdrom)' : l.readonly ? ' (read-only)' : ''}`);
+    if (s.problem) lines.push(`  problem: ${s.problem}`);
+  }
+  return lines;
+}

@@ -1,0 +1,101 @@
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { SettingsError, errnoOf } from '../errors.js';
+import { ProxmoxClient } from '../proxmox/client.js';
+import { isProxmoxApiError } from '../proxmox/errors.js';
+import { freeUsbSlot, isModernUsbGuest, usbLinesForMapping } from '../proxmox/local-config.js';
+import { ensureMapping, mappingName } from '../proxmox/mapping.js';
+import { readTokenSecret } from '../settings/secret.js';
+import type { HookDeps } from './deps.js';
+import type { VmInfo } from './vm-source.js';
+
+/** The Proxmox side: the cluster USB mapping that passes the gadget through (FACTS.md). */
+export interface Passthrough {
+  ensure(vmid: number, usbId: string, vm: VmInfo): Promise<{ name: string }>;
+}
+
+/** API failures where the gadget still goes up (with a warning) instead of aborting the start. */
+const TRANSIENT = ['unreachable', 'tls', 'server'] as const;
+
+export function createClient(deps: Pick<HookDeps, 'settings' | 'log'>): ProxmoxClient | undefined {
+  const api = deps.settings.api;
+  if (!api) return undefined;
+  const secret = readTokenSecret(deps.settings);
+  deps.log.redact(secret);
+  let caPem: string;
+  try {
+    caPem = readFileSync(api.caFile, 'utf8');
+  } catch (err) {
+    throw new SettingsError('cannot read the cluster CA file', { key: 'api.ca_file', path: api.caFile, errno: errnoOf(err), fix: 'on Proxmox it is /etc/pve/pve-root-ca.pem' });
+  }
+  return new ProxmoxClient({ url: api.url, tokenId: api.tokenId, secret, caPem, timeoutMs: 10_000 });
+}
+
+export function apiPassthrough(deps: HookDeps, client: ProxmoxClient, hookPath: string): Passthrough {
+  const { log, settings } = deps;
+  return {
+    async ensure(vmid, usbId, vm) {
+      const name = mappingName(vmid);
+      try {
+        const r = await ensureMapping(client, { vmid, node: settings.node, usbId });
+        log.info(`USB mapping ${name}: ${r.action} (${settings.node} -> ${usbId})`);
+      } catch (err) {
+        if (isProxmoxApiError(err) && (TRANSIENT as readonly string[]).includes(err.kind)) {
+          log.warn(`could not check the USB mapping ${name}: ${err.toLine()}`);
+          return { name };
+        }
+        throw err;
+      }
+      const uses = usbLinesForMapping(vm.config, name);
+      if (uses.length > 0) {
+        log.info(`the VM passes it through as ${uses.join(', ')}`);
+      } else {
+        // The config is locked and already loaded for this start (FACTS.md): add the line afterwards.
+        spawnDetached(hookPath, [String(vmid), 'attach-mapping']);
+        log.warn(`the VM has no usbN line for ${name}: a helper adds it (hot-plug) once this start has finished`);
+      }
+      return { name };
+    },
+  };
+}
+
+/** A helper that outlives the hook without holding its stdout/stderr (Proxmox waits for their EOF). */
+function spawnDetached(script: string, args: string[]): void {
+  const child = spawn(process.execPath, [script, ...args], { detached: true, stdio: 'ignore' });
+  child.unref();
+}
+
+/**
+ * The detached helper: wait until the start task has released the config lock and the VM runs, then add
+ * `usbN: mapping=<name>` on a free slot (hot-plugged into the running VM by Proxmox).
+ */
+export async function attachMapping(deps: HookDeps, vmid: number, client: ProxmoxClient, timeoutMs = 300_000): Promise<void> {
+  const { log, settings, clock } = deps;
+  const node = settings.node;
+  const name = mappingName(vmid);
+  const deadline = clock.now() + timeoutMs;
+  for (;;) {
+    try {
+      const status = await client.getVmStatus(node, vmid);
+      if (status.status === 'running' && !status.lock) {
+        const { config, digest } = await client.getVmConfig(node, vmid);
+        if (usbLinesForMapping(config, name).length > 0) return;
+        const slot = freeUsbSlot(config, isModernUsbGuest(config));
+        if (!slot) {
+          log.error(`no free usbN slot on VM ${vmid} for mapping ${name}; add it by hand: qm set ${vmid} --usbN mapping=${name}`);
+          return;
+        }
+        await client.updateVmConfig(node, vmid, { [slot]: `mapping=${name}` }, { digest });
+        log.info(`added ${slot}: mapping=${name} to VM ${vmid}`);
+        return;
+      }
+    } catch (err) {
+      if (!(isProxmoxApiError(err) && ['lock-timeout', 'conflict', 'unreachable', 'server'].includes(err.kind))) throw err;
+    }
+    if (clock.now() >= deadline) {
+      log.error(`gave up adding mapping ${name} to VM ${vmid}: the VM did not reach 'running' unlocked in time`);
+      return;
+    }
+    await clock.sleep(1000);
+  }
+}
