@@ -1,0 +1,44 @@
+/**
+ * Entry point INSIDE the test VM: `node scenarios.cjs <group> <out.json>` runs one group of scenarios and
+ * writes their facts as JSON; the vitest files on the test side assert on them.
+ */
+import { writeFileSync } from 'node:fs';
+import { happyPath, identityAndData } from './scenarios-lifecycle.js';
+import { PveNode } from './pve-node.js';
+import { faultScenarios, refusalScenarios, twoVms, attachHelper } from './scenarios-more.js';
+
+const groups: Record<string, ((node: PveNode) => Promise<unknown>)[]> = {
+  lifecycle: [happyPath, identityAndData],
+  multi: [twoVms, attachHelper],
+  faults: [faultScenarios, refusalScenarios],
+};
+
+async function main(): Promise<void> {
+  const [group, out] = process.argv.slice(2);
+  const scenarios = group ? groups[group] : undefined;
+  if (!scenarios || !out) throw new Error(`usage: main <${Object.keys(groups).join('|')}> <out.json>`);
+  const node = await PveNode.start();
+  const facts: Record<string, unknown> = { nodeVersion: process.version };
+  try {
+    for (const s of scenarios) {
+      const t0 = Date.now();
+      try {
+        facts[s.name] = await s(node);
+      } catch (err) {
+        facts[s.name] = { crashed: err instanceof Error ? (err.stack ?? err.message) : String(err) };
+      }
+      process.stdout.write(`scenario ${s.name}: ${Date.now() - t0} ms\n`);
+      writeFileSync(out, JSON.stringify(facts, null, 2));
+    }
+  } finally {
+    await node.api.close();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,91 @@
+/** Runs INSIDE the test VM: two VMs at once, the attach helper, leftovers after faults, refusals. */
+import { existsSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { hostState } from './host-state.js';
+import { gadgetNotes, IMAGES, markerImage, type PveNode } from './pve-node.js';
+import { QemuServerStandIn, runHook } from './qemu-server.js';
+
+export async function twoVms(node: PveNode) {
+  const qs = new QemuServerStandIn(node);
+  for (const [vmid, pid] of [[101, '0x5581'], [102, '0x5582']] as const) {
+    await markerImage(`vm${vmid}.img`, `PVUG-MARKER-${vmid}`);
+    node.addVm(vmid, gadgetNotes({ image: `${IMAGES}/vm${vmid}.img`, vendor_id: '0x0781', product_id: pid }));
+  }
+  const start101 = await qs.start(101);
+  const start102 = await qs.start(102);
+  const during = hostState();
+  const [boot101, boot102] = await Promise.all([qs.waitForSerial(101, 'PVUG-MARKER-101'), qs.waitForSerial(102, 'PVUG-MARKER-102')]);
+  const stop101 = await qs.stop(101);
+  const stop102 = await qs.stop(102);
+  return { start101, start102, during, boot101, boot102, stop101, stop102, after: hostState() };
+}
+
+/** A VM without a usbN line: pre-start succeeds, and a detached helper adds the line once the start is over. */
+export async function attachHelper(node: PveNode) {
+  await markerImage('vm103.img', 'PVUG-MARKER-103');
+  node.addVm(103, gadgetNotes({ image: `${IMAGES}/vm103.img`, vendor_id: '0x0781', product_id: '0x5583' }), { usbLine: false });
+  const qs = new QemuServerStandIn(node);
+  const start = await qs.start(103);
+  let usb0: unknown;
+  for (let i = 0; i < 60 && usb0 === undefined; i++) {
+    await sleep(500);
+    usb0 = node.api.vmConfig(103).usb0;
+  }
+  const stop = await qs.stop(103);
+  return { start, usb0, stop, after: hostState() };
+}
+
+const STEPS = ['recorded', 'quirk', 'configfs', 'bound', 'enumerated', 'mapping'] as const;
+
+/** SIGKILL the hook after each step; then a normal start must boot and a stop must leave nothing. */
+export async function faultScenarios(node: PveNode) {
+  const qs = new QemuServerStandIn(node);
+  await markerImage('vm300.img', 'PVUG-MARKER-300');
+  node.addVm(300, gadgetNotes({ image: `${IMAGES}/vm300.img`, vendor_id: '0x0781', product_id: '0x5590' }));
+  const killed: Record<string, unknown> = {};
+  for (const step of STEPS) {
+    const crash = await qs.start(300, { PVE_USB_GADGET_FAULT: step });
+    const leftover = hostState();
+    const recover = await qs.start(300);
+    // the guest boot is the slow part: prove it once, after the worst leftover (a bound gadget)
+    const boot = step === 'bound' && recover.started ? await qs.waitForSerial(300, 'PVUG-MARKER-300') : undefined;
+    const stop = await qs.stop(300);
+    killed[step] = { crash: crash.hooks[0], leftover, recover, boot, stop, after: hostState() };
+  }
+  // post-stop never ran (QEMU gone, no hook): the next start recovers
+  const first = await qs.start(300);
+  await qs.kill(300);
+  const skipped = hostState();
+  const second = await qs.start(300);
+  const boot = second.started ? await qs.waitForSerial(300, 'PVUG-MARKER-300') : undefined;
+  const stop = await qs.stop(300);
+  return { killed, postStopSkipped: { first, skipped, second, boot, stop, after: hostState() } };
+}
+
+/** Each refusal: pre-start exits non-zero with a clear message and leaves nothing behind. */
+export async function refusalScenarios(node: PveNode) {
+  const qs = new QemuServerStandIn(node);
+  await markerImage('vm400.img', 'PVUG-MARKER-400');
+  await markerImage('shared.img', 'PVUG-SHARED');
+  // a running VM that holds an id and an image
+  node.addVm(400, gadgetNotes({ image: `${IMAGES}/vm400.img`, vendor_id: '0x0781', product_id: '0x5600' }));
+  const holder = await qs.start(400);
+  const cases: Record<string, string> = {
+    badNotes: gadgetNotes({ image: `${IMAGES}/x.img`, vendr_id: '0x0781' }),
+    missingImage: gadgetNotes({ image: `${IMAGES}/does-not-exist.img`, product_id: '0x5601' }),
+    usbIdInUse: gadgetNotes({ image: `${IMAGES}/shared.img`, vendor_id: '0x0781', product_id: '0x5600' }),
+    imageInUse: gadgetNotes({ image: `${IMAGES}/vm400.img`, vendor_id: '0x0781', product_id: '0x5602' }),
+    outsideAllowedDirs: gadgetNotes({ image: '/etc/shadow', product_id: '0x5603' }),
+  };
+  const results: Record<string, unknown> = {};
+  let vmid = 401;
+  for (const [name, notes] of Object.entries(cases)) {
+    node.addVm(vmid, notes);
+    const before = hostState();
+    const start = await qs.start(vmid);
+    results[name] = { vmid, start, before, after: hostState(), stateFile: existsSync(`/run/pve-usb-gadget/${vmid}.json`) };
+    vmid++;
+  }
+  const stopHolder = await qs.stop(400);
+  return { holder, results, stopHolder, after: hostState(), post: await runHook(999, 'post-stop') };
+}

@@ -1,0 +1,30 @@
+/** Test side: run one group of in-VM scenarios (test/e2e/guest) on the real kernel and return its facts. */
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { bundleForVm } from './bundle.js';
+import { runInVm, type VmRun } from './vm.js';
+
+export interface GroupRun {
+  facts: Record<string, any>;
+  run: VmRun;
+}
+
+export async function runScenarioGroup(group: string, timeoutMs = 600_000): Promise<GroupRun> {
+  const entry = await bundleForVm('test/e2e/guest/main.ts', 'scenarios');
+  const run = await runInVm({ script: `exec node ${entry} ${group} /results/facts.json`, timeoutMs, memMb: 3072 });
+  let facts: Record<string, any> = {};
+  try {
+    facts = JSON.parse(await readFile(join(run.resultsDir, 'facts.json'), 'utf8')) as Record<string, any>;
+  } catch {
+    // asserted by the caller: no facts means the run failed before the first scenario ended
+  }
+  await rm(run.resultsDir, { recursive: true, force: true });
+  return { facts, run };
+}
+
+/** Nothing of ours is left on the host. */
+export function expectClean(state: any, expect: any): void {
+  expect(state.gadgets).toEqual([]);
+  expect(state.quirks.split(',').filter((q: string) => q.endsWith(':i'))).toEqual([]);
+  expect(state.stateFiles).toEqual([]);
+}

@@ -1,0 +1,224 @@
+#!/usr/bin/env bash
+# Provision everything the real-kernel e2e tests need, outside the repository:
+#   - host packages (QEMU, debootstrap, busybox-static, ...)
+#   - Debian bookworm's 6.1 kernel, extracted, with depmod run
+#   - a small busybox initramfs built from test/e2e/vm/
+#   - a Debian bookworm "hypervisor root" made with debootstrap (Debian's nodejs 18.20, QEMU, ...)
+# Each part has a stamp file holding the key it was built from; a part is rebuilt only when its key
+# changes (bump the *_REV below, change a package list, or edit test/e2e/vm/init or stage2). Safe to run
+# again: a fully provisioned cache costs well under a second. Host packages are checked on every run.
+# The kernel is the newest of the series when first provisioned and then kept: bump KERNEL_REV for a newer one.
+#
+# Environment:
+#   PVUG_CACHE            cache folder (default ~/.cache/pve-usb-gadget)
+#   PVUG_DEBIAN_MIRROR    Debian mirror for debootstrap (default http://deb.debian.org/debian)
+set -euo pipefail
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "provision.sh: must run as root (debootstrap, chroot and QEMU's 9p shares need it)" >&2
+  exit 1
+fi
+
+# Bump a revision to rebuild that part (and whatever is built from it) on the next run.
+readonly KERNEL_REV=1
+readonly INITRAMFS_REV=1
+readonly ROOTFS_REV=1
+
+readonly SUITE=bookworm
+readonly MIRROR=${PVUG_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+readonly CACHE=${PVUG_CACHE:-$HOME/.cache/pve-usb-gadget}
+readonly VM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/vm" && pwd)
+
+readonly HOST_PACKAGES=(qemu-system-x86 qemu-utils busybox-static debootstrap cpio kmod gzip xz-utils)
+# The kernel package series: the newest matching package is taken when the kernel is (re)provisioned.
+readonly KERNEL_PACKAGE_RE='^linux-image-6\.1\.0-[0-9]+-amd64-unsigned$'
+# Modules the initramfs loads itself (with their dependencies): 9p root, overlay, configfs.
+readonly INITRAMFS_MODULES=(virtio_pci 9pnet_virtio 9p overlay configfs)
+readonly ROOTFS_PACKAGES=(
+  nodejs kmod util-linux procps iproute2 qemu-system-x86 seabios dosfstools mtools e2fsprogs fdisk
+  bsdutils usbutils openssl ca-certificates psmisc
+)
+
+log() { printf 'provision: %s\n' "$*"; }
+die() { printf 'provision: error: %s\n' "$*" >&2; exit 1; }
+
+stamp_ok() { # stamp_ok NAME KEY: true when the part NAME was built from KEY
+  [[ -f "$CACHE/$1.stamp" ]] && [[ "$(cat "$CACHE/$1.stamp")" == "$2" ]]
+}
+stamp_write() { printf '%s' "$2" >"$CACHE/$1.stamp"; }
+
+APT_UPDATED=0
+apt_update_once() {
+  if [[ $APT_UPDATED -eq 0 ]]; then
+    log "apt-get update"
+    apt-get update -qq || log "apt-get update reported errors (continuing with the lists it got)"
+    APT_UPDATED=1
+  fi
+}
+
+# Unmount everything below a directory (deepest first), so rm -rf never walks into a bind mount.
+unmount_below() {
+  local dir=$1 mounts
+  mounts=$(awk -v d="$dir" '$2 == d || index($2, d "/") == 1 { print $2 }' /proc/mounts | sort -r)
+  local m
+  for m in $mounts; do umount -l "$m" || true; done
+}
+
+apt_install() {
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" >>"$CACHE/apt.log" 2>&1
+}
+
+# Checked on every run (one dpkg-query call): a cache can outlive the packages, e.g. on a fresh machine
+# with a restored home folder.
+provision_host_packages() {
+  local missing=() p
+  mapfile -t missing < <(
+    dpkg-query -W -f='${Status} ${Package}\n' "${HOST_PACKAGES[@]}" 2>/dev/null \
+      | awk -v want="${HOST_PACKAGES[*]}" '$3 == "installed" { ok[$4] = 1 }
+          END { n = split(want, w, " "); for (i = 1; i <= n; i++) if (!ok[w[i]]) print w[i] }'
+  )
+  if ((${#missing[@]})); then
+    log "installing host packages: ${missing[*]}"
+    for p in "${missing[@]}"; do
+      apt-cache show "$p" >/dev/null 2>&1 || { apt_update_once; break; }
+    done
+    apt_install "${missing[@]}" || { apt_update_once; apt_install "${missing[@]}"; } \
+      || { tail -n 30 "$CACHE/apt.log" >&2; die "apt-get install failed (log: $CACHE/apt.log)"; }
+  fi
+}
+
+newest_kernel_package() {
+  apt-cache pkgnames linux-image-6.1.0- 2>/dev/null | grep -E "$KERNEL_PACKAGE_RE" | sort -V | tail -n 1
+}
+
+download_kernel() { # download_kernel PACKAGE DIR
+  log "kernel: downloading $1"
+  # apt's _apt sandbox user cannot enter root's home, where the cache usually is
+  (cd "$2" && rm -f ./*.deb && apt-get download -qq -o APT::Sandbox::User=root "$1")
+}
+
+provision_kernel() {
+  local key="kernel-r$KERNEL_REV $KERNEL_PACKAGE_RE"
+  if stamp_ok kernel "$key" && [[ -f "$CACHE/kernel/version" ]]; then return; fi
+  local pkg work=$CACHE/kernel.tmp
+  rm -rf "$work" && mkdir -p "$work/deb" "$work/root"
+  pkg=$(newest_kernel_package)
+  # stale lists: no match, or a package the mirror has dropped since (old kernel ABIs go away)
+  if [[ -z $pkg ]] || ! download_kernel "$pkg" "$work/deb"; then
+    apt_update_once
+    pkg=$(newest_kernel_package)
+    [[ -n $pkg ]] || die "no package matching $KERNEL_PACKAGE_RE in apt's lists"
+    download_kernel "$pkg" "$work/deb" || die "could not download $pkg"
+  fi
+  dpkg-deb -x "$work"/deb/*.deb "$work/root"
+  local kver
+  kver=$(ls "$work/root/lib/modules")
+  [[ -f "$work/root/boot/vmlinuz-$kver" ]] || die "no boot/vmlinuz-$kver in $pkg"
+  log "kernel: depmod $kver"
+  depmod -b "$work/root" "$kver"
+  printf '%s\n' "$kver" >"$work/root/version"
+  printf '%s=%s\n' "$pkg" "$(dpkg-deb -f "$work"/deb/*.deb Version)" >"$work/root/package"
+  rm -rf "$work/deb"
+  rm -rf "$CACHE/kernel"
+  mv "$work/root" "$CACHE/kernel"
+  rm -rf "$work"
+  stamp_write kernel "$key"
+  # the initramfs holds this kernel's modules
+  rm -f "$CACHE/initramfs.stamp"
+  log "kernel: $kver ready"
+}
+
+provision_initramfs() {
+  local kver sources key
+  kver=$(cat "$CACHE/kernel/version")
+  sources=$(cd "$VM_DIR" && sha256sum init stage2)
+  key="initramfs-r$INITRAMFS_REV $kver ${INITRAMFS_MODULES[*]}
+$sources"
+  if stamp_ok initramfs "$key" && [[ -f "$CACHE/initramfs.cpio.gz" ]]; then return; fi
+  log "initramfs: building for $kver"
+  local work=$CACHE/initramfs.tmp
+  rm -rf "$work" && mkdir -p "$work"/{bin,dev,proc,sys,modules,newroot,lower,rw,run}
+  cp /bin/busybox "$work/bin/busybox"
+  local applet
+  for applet in sh mount umount mkdir insmod switch_root poweroff ip hostname cat cp sync sleep echo \
+    tee grep ln rm chmod dmesg sed; do
+    ln -s busybox "$work/bin/$applet"
+  done
+  install -m 0755 "$VM_DIR/init" "$work/init"
+  install -m 0755 "$VM_DIR/stage2" "$work/stage2"
+  # Resolve each module's dependencies with the kernel's own modules.dep; built-ins need nothing.
+  local mod line ko order=()
+  for mod in "${INITRAMFS_MODULES[@]}"; do
+    while read -r line; do
+      case $line in
+        insmod\ *)
+          ko=${line#insmod }
+          ko=${ko%% *}
+          local base
+          base=$(basename "$ko")
+          if [[ ! -e "$work/modules/$base" ]]; then
+            case $base in
+              *.ko) cp "$ko" "$work/modules/$base" ;;
+              *.ko.xz) xz -dc "$ko" >"$work/modules/${base%.xz}"; base=${base%.xz} ;;
+              *) die "unexpected module file $ko" ;;
+            esac
+            order+=("$base")
+          fi
+          ;;
+        builtin\ *) ;;
+        *) die "modprobe --show-depends $mod: unexpected line: $line" ;;
+      esac
+    done < <(modprobe -d "$CACHE/kernel" -S "$kver" --show-depends "$mod")
+  done
+  printf '%s\n' "${order[@]}" >"$work/modules/order"
+  log "initramfs: modules ${order[*]:-(all built in)}"
+  (cd "$work" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) | gzip -6 >"$CACHE/initramfs.cpio.gz.tmp"
+  mv "$CACHE/initramfs.cpio.gz.tmp" "$CACHE/initramfs.cpio.gz"
+  printf '%s\n' "$sources" >"$CACHE/initramfs.sources"
+  rm -rf "$work"
+  stamp_write initramfs "$key"
+}
+
+provision_rootfs() {
+  local key="rootfs-r$ROOTFS_REV $SUITE $MIRROR ${ROOTFS_PACKAGES[*]}"
+  if stamp_ok rootfs "$key" && [[ -d "$CACHE/rootfs/usr" ]]; then return; fi
+  local work=$CACHE/rootfs.tmp
+  unmount_below "$work"
+  rm -rf --one-file-system "$work"
+  trap 'unmount_below "'"$work"'"' EXIT
+  local include
+  include=$(IFS=,; echo "${ROOTFS_PACKAGES[*]}")
+  log "rootfs: debootstrap --variant=minbase $SUITE from $MIRROR (about a minute)"
+  debootstrap --variant=minbase --include="$include" "$SUITE" "$work" "$MIRROR" >"$CACHE/debootstrap.log" 2>&1 \
+    || { tail -n 30 "$CACHE/debootstrap.log" >&2; die "debootstrap failed (log: $CACHE/debootstrap.log)"; }
+  unmount_below "$work"
+  trap - EXIT
+  local node_version
+  node_version=$(chroot "$work" /usr/bin/node --version)
+  [[ $node_version == v18.20.* ]] || die "rootfs has node $node_version, want v18.20.x (Proxmox VE 8's)"
+  log "rootfs: node $node_version, trimming"
+  printf 'pvug-e2e\n' >"$work/etc/hostname"
+  printf '127.0.0.1\tlocalhost\n127.0.1.1\tpvug-e2e\n::1\tlocalhost ip6-localhost ip6-loopback\n' >"$work/etc/hosts"
+  mkdir -p "$work/project" "$work/results"
+  rm -rf "$work"/var/cache/apt/archives/*.deb "$work"/var/lib/apt/lists/* \
+    "$work"/usr/share/doc/* "$work"/usr/share/man/* "$work"/usr/share/info/* "$work"/usr/share/locale/*
+  rm -rf --one-file-system "$CACHE/rootfs"
+  mv "$work" "$CACHE/rootfs"
+  stamp_write rootfs "$key"
+  log "rootfs: ready ($(du -sh "$CACHE/rootfs" | cut -f1))"
+}
+
+main() {
+  local started=$SECONDS
+  mkdir -p "$CACHE"
+  # one provisioner at a time
+  exec 9>"$CACHE/.lock"
+  flock 9
+  provision_host_packages
+  provision_kernel
+  provision_initramfs
+  provision_rootfs
+  log "cache $CACHE ready: kernel $(cat "$CACHE/kernel/version") ($((SECONDS - started)) s)"
+}
+
+main "$@"
