@@ -60,8 +60,15 @@ export async function buildLocked(deps: HookDeps, vmid: number, spec: GadgetSpec
   deps.checkpoint('recorded');
 
   if (record.quirk) {
-    addIgnoreQuirk(fs, id);
-    log.info(`usb_storage will ignore ${id} (host isolation)`);
+    if (addIgnoreQuirk(fs, id)) {
+      log.info(`usb_storage will ignore ${id} (host isolation)`);
+    } else {
+      // The kernel's quirks buffer holds about 10 entries. Past that, the host's usb-storage is detached
+      // right after enumeration instead (isolateAfterEnumeration): weaker, so say so.
+      record.quirk = undefined;
+      state.write(record);
+      log.warn(`usb_storage quirks list is full (about 10 sticks with isolation at once): ${id} is isolated by detaching usb-storage after enumeration instead`);
+    }
   }
   deps.checkpoint('quirk');
 

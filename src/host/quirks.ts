@@ -1,5 +1,4 @@
 import type { HostFs } from '../apply/host-fs.js';
-import { ConflictError } from '../errors.js';
 
 export const QUIRKS_PARAM = '/sys/module/usb_storage/parameters/quirks';
 /** the kernel's buffer is char[128]: 127 characters and the terminating NUL */
@@ -41,17 +40,15 @@ export function readQuirks(fs: HostFs): string | undefined {
   return fs.readTextIfExists(QUIRKS_PARAM)?.trim();
 }
 
-/** Append our entry; throws ConflictError when the kernel's buffer would overflow. Caller holds the host lock. */
-export function addIgnoreQuirk(fs: HostFs, usbId: string): void {
-  const current = readQuirks(fs) ?? '';
-  const next = withIgnore(current, usbId);
-  if (next.length > QUIRKS_MAX) {
-    throw new ConflictError(`usb_storage quirks list is full (${next.length} > ${QUIRKS_MAX} characters)`, {
-      path: QUIRKS_PARAM,
-      fix: 'too many gadgets run at once with host isolation (about 10 fit); stop one, or set isolate_host_storage = false',
-    });
-  }
+/**
+ * Append our entry. Returns false (and changes nothing) when the kernel's 128-byte buffer would
+ * overflow. Caller holds the host lock.
+ */
+export function addIgnoreQuirk(fs: HostFs, usbId: string): boolean {
+  const next = withIgnore(readQuirks(fs) ?? '', usbId);
+  if (next.length > QUIRKS_MAX) return false;
   fs.write(QUIRKS_PARAM, next);
+  return true;
 }
 
 export function removeIgnoreQuirk(fs: HostFs, usbId: string): boolean {

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Everything `npm test`, `npm run demo` and `npm run bench` need on a fresh Debian machine (root):
+# the npm dependencies (when package-lock.json is newer than what is installed), the bundles, and the
+# real-kernel harness cache (test/e2e/provision.sh: QEMU, Debian's kernel, a Debian root with node 18).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: installing npm dependencies (npm ci)"
+  npm ci --no-audit --no-fund
+fi
+node scripts/build.mjs
+bash test/e2e/provision.sh
