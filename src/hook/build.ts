@@ -1,6 +1,7 @@
 import { applyOp, applyPlan, kernelError } from '../apply/apply-plan.js';
 import { assertUsbIdFree, exportedImages } from '../host/conflicts.js';
 import { checkImage } from '../host/image-policy.js';
+import { runningVmDisks } from '../host/vm-disks.js';
 import { ensureModules } from '../host/modules.js';
 import { addIgnoreQuirk, ignoreEntry } from '../host/quirks.js';
 import { UdcAllocator } from '../host/udc.js';
@@ -15,7 +16,7 @@ import type { HookDeps } from './deps.js';
  * host lock (another VM may have started exporting the same image meanwhile).
  */
 export function resolveImages(deps: HookDeps, vmid: number, spec: GadgetSpec): GadgetSpec {
-  const inUse = exportedImages(deps.fs, gadgetName(vmid));
+  const inUse = [...exportedImages(deps.fs, gadgetName(vmid)), ...runningVmDisks(deps.fs, deps.settings.paths.pveConfigDir, vmid)];
   const luns = spec.luns.map((lun) => ({
     ...lun,
     image: checkImage(deps.fs, deps.settings, lun.index === 0 ? 'usb-gadget.image' : `usb-gadget.lun${lun.index}.image`, lun.image, lun.readonly, inUse),
