@@ -4,7 +4,7 @@ import { execaExec } from '../host/exec.js';
 import { flockHostLock } from '../host/lock.js';
 import type { HookDeps } from '../hook/deps.js';
 import { createLogger } from '../hook/log.js';
-import { apiPassthrough, createClient } from '../hook/passthrough.js';
+import { apiPassthrough, createClient, detachedAttachSpawner } from '../hook/passthrough.js';
 import { createVmSource } from '../hook/vm-source-impl.js';
 import { loadSettings } from '../settings/load.js';
 import { StateStore } from '../state/record.js';
@@ -28,7 +28,7 @@ export function cliDeps(opts: { settings?: string; api?: boolean; hookPath?: str
   if (opts.api) {
     const client = createClient(deps);
     deps.vms = createVmSource(deps, client);
-    if (client && opts.hookPath) deps.passthrough = apiPassthrough(deps, client, opts.hookPath);
+    if (client && opts.hookPath) deps.passthrough = apiPassthrough(deps, client, detachedAttachSpawner(opts.hookPath));
   }
   return deps;
 }

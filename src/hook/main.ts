@@ -7,7 +7,7 @@ import { loadSettings } from '../settings/load.js';
 import { StateStore } from '../state/record.js';
 import type { HookDeps, PreStartStep } from './deps.js';
 import { createLogger, flushToSyslog, type Logger } from './log.js';
-import { apiPassthrough, attachMapping, createClient } from './passthrough.js';
+import { apiPassthrough, attachMapping, createClient, detachedAttachSpawner } from './passthrough.js';
 import { postStop } from './post-stop.js';
 import { preStart } from './pre-start.js';
 import { createVmSource } from './vm-source-impl.js';
@@ -66,7 +66,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
         // the API is needed only here and in the attach helper: post-stop must work without it
         const client = createClient(deps);
         deps.vms = createVmSource(deps, client);
-        if (client) deps.passthrough = apiPassthrough(deps, client, process.argv[1] ?? 'hook.cjs');
+        if (client) deps.passthrough = apiPassthrough(deps, client, detachedAttachSpawner(process.argv[1] ?? 'hook.cjs'));
         await preStart(deps, vmid);
         break;
       }

@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { SettingsError, errnoOf } from '../errors.js';
+import { GadgetError, SettingsError, errnoOf } from '../errors.js';
 import { ProxmoxClient } from '../proxmox/client.js';
 import { isProxmoxApiError } from '../proxmox/errors.js';
 import { freeUsbSlot, isModernUsbGuest, usbLinesForMapping } from '../proxmox/local-config.js';
-import { ensureMapping, mappingName } from '../proxmox/mapping.js';
+import { ensureMapping, mappingName, type MappingClient } from '../proxmox/mapping.js';
 import { readTokenSecret } from '../settings/secret.js';
 import type { HookDeps } from './deps.js';
 import type { VmInfo } from './vm-source.js';
@@ -31,7 +31,14 @@ export function createClient(deps: Pick<HookDeps, 'settings' | 'log'>): ProxmoxC
   return new ProxmoxClient({ url: api.url, tokenId: api.tokenId, secret, caPem, timeoutMs: 10_000 });
 }
 
-export function apiPassthrough(deps: HookDeps, client: ProxmoxClient, hookPath: string): Passthrough {
+/** Starts the detached helper that adds the usbN line later (see attachMapping). */
+export type AttachSpawner = (vmid: number) => void;
+
+export function detachedAttachSpawner(hookPath: string): AttachSpawner {
+  return (vmid) => spawnDetached(hookPath, [String(vmid), 'attach-mapping']);
+}
+
+export function apiPassthrough(deps: Pick<HookDeps, 'log' | 'settings'>, client: MappingClient, spawnAttach: AttachSpawner): Passthrough {
   const { log, settings } = deps;
   return {
     async ensure(vmid, usbId, vm) {
@@ -44,6 +51,12 @@ export function apiPassthrough(deps: HookDeps, client: ProxmoxClient, hookPath: 
           log.warn(`could not check the USB mapping ${name}: ${err.toLine()}`);
           return { name };
         }
+        if (isProxmoxApiError(err) && err.notFound?.type === 'endpoint') {
+          throw new GadgetError('this Proxmox VE has no USB resource mappings (/cluster/mapping/usb)', {
+            fix: 'pve-usb-gadget needs Proxmox VE 8 or newer: upgrade the cluster',
+            cause: err,
+          });
+        }
         throw err;
       }
       const uses = usbLinesForMapping(vm.config, name);
@@ -51,7 +64,7 @@ export function apiPassthrough(deps: HookDeps, client: ProxmoxClient, hookPath: 
         log.info(`the VM passes it through as ${uses.join(', ')}`);
       } else {
         // The config is locked and already loaded for this start (FACTS.md): add the line afterwards.
-        spawnDetached(hookPath, [String(vmid), 'attach-mapping']);
+        spawnAttach(vmid);
         log.warn(`the VM has no usbN line for ${name}: a helper adds it (hot-plug) once this start has finished`);
       }
       return { name };

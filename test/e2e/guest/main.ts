@@ -2,15 +2,19 @@
  * Entry point INSIDE the test VM: `node scenarios.cjs <group> <out.json>` runs one group of scenarios and
  * writes their facts as JSON; the vitest files on the test side assert on them.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { happyPath, identityAndData } from './scenarios-lifecycle.js';
 import { PveNode } from './pve-node.js';
 import { faultScenarios, refusalScenarios, twoVms, attachHelper } from './scenarios-more.js';
+import { apiDown, api403, concurrency, enumerationTimeout, kernelRefusal, mappingConflict, moduleBusy, noFreeController } from './scenarios-hardening.js';
+import { allHookOutput } from './qemu-server.js';
 
 const groups: Record<string, ((node: PveNode) => Promise<unknown>)[]> = {
   lifecycle: [happyPath, identityAndData],
   multi: [twoVms, attachHelper],
   faults: [faultScenarios, refusalScenarios],
+  hardening: [moduleBusy, kernelRefusal, noFreeController, enumerationTimeout, apiDown, api403, mappingConflict],
+  soak: [concurrency],
 };
 
 async function main(): Promise<void> {
@@ -31,6 +35,17 @@ async function main(): Promise<void> {
       writeFileSync(out, JSON.stringify(facts, null, 2));
     }
   } finally {
+    // the token secret must never reach the task log (hook stdout/stderr)
+    let syslog = '';
+    try {
+      syslog = readFileSync('/var/log/syslog', 'utf8');
+    } catch {
+      // no syslogd: the task-log check still runs
+    }
+    facts.secretLeaked = allHookOutput().includes(node.secret) || syslog.includes(node.secret);
+    facts.syslogHasHookLines = syslog.includes('pve-usb-gadget');
+    facts.hookRuns = allHookOutput().length > 0;
+    writeFileSync(out, JSON.stringify(facts, null, 2));
     await node.api.close();
   }
 }

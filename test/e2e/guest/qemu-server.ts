@@ -35,6 +35,12 @@ export interface StartResult {
   usbDevices: string[];
 }
 
+const outputs: string[] = [];
+/** everything every hook run printed in this process, for the secret-leak check */
+export function allHookOutput(): string {
+  return outputs.join('\n');
+}
+
 export function runHook(vmid: number, phase: string, env: Record<string, string> = {}): Promise<HookRun> {
   const started = Date.now();
   return new Promise((resolve) => {
@@ -47,7 +53,10 @@ export function runHook(vmid: number, phase: string, env: Record<string, string>
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     // like PVE's run_command: done when the process exited AND both pipes reached EOF
-    child.on('close', (code, signal) => resolve({ phase, code, signal, stdout, stderr, ms: Date.now() - started }));
+    child.on('close', (code, signal) => {
+      outputs.push(stdout, stderr);
+      resolve({ phase, code, signal, stdout, stderr, ms: Date.now() - started });
+    });
   });
 }
 

@@ -11,7 +11,9 @@ export interface GroupRun {
 
 export async function runScenarioGroup(group: string, timeoutMs = 600_000): Promise<GroupRun> {
   const entry = await bundleForVm('test/e2e/guest/main.ts', 'scenarios');
-  const run = await runInVm({ script: `exec node ${entry} ${group} /results/facts.json`, timeoutMs, memMb: 3072 });
+  // knobs of the soak (npm run soak sets them) pass through to the VM
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k, v]) => k.startsWith('PVUG_SOAK_') && v !== undefined)) as Record<string, string>;
+  const run = await runInVm({ script: `exec node ${entry} ${group} /results/facts.json`, timeoutMs, memMb: 3072, env });
   let facts: Record<string, any> = {};
   try {
     facts = JSON.parse(await readFile(join(run.resultsDir, 'facts.json'), 'utf8')) as Record<string, any>;
