@@ -93,12 +93,12 @@ export async function identityAndData(node: PveNode) {
   const data: Record<string, unknown> = {};
   if (d0 && d1 && d2) {
     // guest → image: write through the emulated disk, read the backing file
-    const pattern = Buffer.from('WRITTEN-THROUGH-USB-'.repeat(25).slice(0, 512));
+    const pattern = Buffer.from('WRITTEN-THROUGH-USB-'.repeat(26).slice(0, 512));
     data.writeErr = writeAt(`/dev/${d0.name}`, 1024 * 1024, pattern);
     execFileSync('blockdev', ['--flushbufs', `/dev/${d0.name}`]);
     data.imageHasWrite = readAt(disk, 1024 * 1024, 512).equals(pattern);
     // image → guest: write the backing file, read through the disk (buffers flushed first)
-    const back = Buffer.from('WRITTEN-INTO-IMAGE--'.repeat(25).slice(0, 512));
+    const back = Buffer.from('WRITTEN-INTO-IMAGE--'.repeat(26).slice(0, 512));
     const fd = openSync(disk, 'r+');
     writeSync(fd, back, 0, 512, 2 * 1024 * 1024);
     fsyncSync(fd);

@@ -11,8 +11,8 @@ export interface GroupRun {
 
 export async function runScenarioGroup(group: string, timeoutMs = 600_000): Promise<GroupRun> {
   const entry = await bundleForVm('test/e2e/guest/main.ts', 'scenarios');
-  // knobs of the soak (npm run soak sets them) pass through to the VM
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k, v]) => k.startsWith('PVUG_SOAK_') && v !== undefined)) as Record<string, string>;
+  // knobs of the soak (npm run soak sets them) and PVUG_ONLY pass through to the VM
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k, v]) => (k.startsWith('PVUG_SOAK_') || k === 'PVUG_ONLY') && v !== undefined)) as Record<string, string>;
   const run = await runInVm({ script: `exec node ${entry} ${group} /results/facts.json`, timeoutMs, memMb: 3072, env });
   let facts: Record<string, any> = {};
   try {
