@@ -7,6 +7,8 @@ import { preStart } from '../hook/pre-start.js';
 import { loadSettings } from '../settings/load.js';
 import { StateStore } from '../state/record.js';
 import { nodeHostFs } from '../apply/host-fs.js';
+import { registerAdminCommands } from './commands-admin.js';
+import { registerImageCommands } from './commands-image.js';
 import { cliDeps } from './context.js';
 import { collectStatus, formatStatus } from './status.js';
 import { readNotesFile, validateVm } from './validate.js';
@@ -70,6 +72,8 @@ export function program(): Command {
     .action(async (vmid: string) => {
       await postStop(cliDeps({ settings: p.opts<{ settings?: string }>().settings }), vmidArg(vmid));
     });
+  registerAdminCommands(p);
+  registerImageCommands(p);
   return p;
 }
 

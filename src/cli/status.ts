@@ -2,7 +2,8 @@ import type { HostFs } from '../apply/host-fs.js';
 import { deviceOnDummyHcd, interfaceDrivers } from '../host/devices.js';
 import { udcState } from '../host/enumeration.js';
 import { CONFIGFS_GADGETS, vmidOfGadget } from '../plan/ops.js';
-import type { StateStore } from '../state/record.js';
+import type { GadgetRecord, StateStore } from '../state/record.js';
+import { describeLunVolume } from '../storage/describe.js';
 
 export interface GadgetStatus {
   vmid: number;
@@ -15,7 +16,8 @@ export interface GadgetStatus {
   enumerated: boolean;
   /** "isolated": no host driver on the disk; "claimed": the host's usb-storage has it; "absent": no device */
   hostDisk: 'isolated' | 'claimed' | 'absent';
-  luns: { index: number; image: string; readonly: boolean; cdrom: boolean }[];
+  /** `volume`: the Proxmox volume the LUN came from (storage type, path, exported device), if any */
+  luns: GadgetRecord['luns'];
   mapping?: string;
   /** configfs has the gadget but no record, or the reverse */
   problem?: string;
@@ -59,7 +61,10 @@ export function formatStatus(list: readonly GadgetStatus[]): string[] {
         ` (${s.busPort ?? 'not on the bus'}), ${s.enumerated ? 'enumerated' : 'NOT enumerated'}, host disk ${s.hostDisk}` +
         `${s.mapping ? `, mapping ${s.mapping}` : ''}`,
     );
-    for (const l of s.luns) lines.push(`  lun${l.index}: ${l.image}${l.cdrom ? ' (cdrom)' : l.readonly ? ' (read-only)' : ''}`);
+    for (const l of s.luns) {
+      const mode = l.cdrom ? ' (cdrom)' : l.readonly ? ' (read-only)' : '';
+      lines.push(`  lun${l.index}: ${l.volume ? describeLunVolume(l.volume) : l.image}${mode}`);
+    }
     if (s.problem) lines.push(`  problem: ${s.problem}`);
   }
   return lines;

@@ -9,18 +9,23 @@ import { gadgetDir, gadgetName } from '../plan/ops.js';
 import { planGadget, udcFile } from '../plan/gadget-plan.js';
 import { usbId, type GadgetSpec } from '../spec/types.js';
 import type { GadgetRecord } from '../state/record.js';
+import { activateVolumes, lunImageKey, planVolumes } from '../storage/resolve.js';
+import { looksLikeVolumeId } from '../storage/volume-id.js';
 import type { HookDeps } from './deps.js';
 
 /**
  * Resolve every LUN's image through the image policy. Run before touching anything, and again under the
  * host lock (another VM may have started exporting the same image meanwhile).
  */
-export function resolveImages(deps: HookDeps, vmid: number, spec: GadgetSpec): GadgetSpec {
+export function resolveImages(deps: HookDeps, vmid: number, spec: GadgetSpec, vmConfig?: Readonly<Record<string, string>>): GadgetSpec {
   const inUse = [...exportedImages(deps.fs, gadgetName(vmid)), ...runningVmDisks(deps.fs, deps.settings.paths.pveConfigDir, vmid)];
-  const luns = spec.luns.map((lun) => ({
-    ...lun,
-    image: checkImage(deps.fs, deps.settings, lun.index === 0 ? 'usb-gadget.image' : `usb-gadget.lun${lun.index}.image`, lun.image, lun.readonly, inUse),
-  }));
+  // volume ids (storage:volume) are checked here and resolved once activated (buildLocked)
+  planVolumes(deps, vmid, spec, vmConfig);
+  const luns = spec.luns.map((lun) =>
+    looksLikeVolumeId(lun.image)
+      ? lun
+      : { ...lun, image: checkImage(deps.fs, deps.settings, lunImageKey(lun.index), lun.image, lun.readonly, inUse) },
+  );
   return { ...spec, luns };
 }
 
@@ -29,7 +34,7 @@ export function resolveImages(deps: HookDeps, vmid: number, spec: GadgetSpec): G
  * images are free, pick a UDC, record, isolate, build and bind. The caller holds the host lock and
  * undoes everything (teardownLocked) if this throws.
  */
-export async function buildLocked(deps: HookDeps, vmid: number, spec: GadgetSpec): Promise<GadgetRecord> {
+export async function buildLocked(deps: HookDeps, vmid: number, spec: GadgetSpec, vmConfig?: Readonly<Record<string, string>>): Promise<GadgetRecord> {
   const { fs, log, settings, state } = deps;
   const loaded = await ensureModules(fs, deps.exec, settings);
   if (loaded.loaded.length > 0) log.info(`loaded ${loaded.loaded.join(', ')}`);
@@ -37,7 +42,8 @@ export async function buildLocked(deps: HookDeps, vmid: number, spec: GadgetSpec
 
   const id = usbId(spec);
   assertUsbIdFree(fs, id, gadgetName(vmid));
-  const resolved = resolveImages(deps, vmid, spec);
+  const checked = resolveImages(deps, vmid, spec, vmConfig);
+  const plans = planVolumes(deps, vmid, spec, vmConfig);
   // UDCs that other VMs' records name but that are not bound yet: their pre-start is mid-way.
   const reserved = new Set(state.list().filter((r) => r.vmid !== vmid).map((r) => r.udc));
   const udc = new UdcAllocator(fs).allocate(reserved);
@@ -52,13 +58,24 @@ export async function buildLocked(deps: HookDeps, vmid: number, spec: GadgetSpec
     usbId: id,
     serial: spec.serial,
     speed: spec.speed,
-    luns: resolved.luns.map((l) => ({ index: l.index, image: l.image, readonly: l.readonly, cdrom: l.cdrom })),
+    luns: checked.luns.map((l) => ({ index: l.index, image: l.image, readonly: l.readonly, cdrom: l.cdrom })),
     quirk: settings.isolateHostStorage ? ignoreEntry(id) : undefined,
     createdAt: new Date(deps.clock.now()).toISOString(),
     pid: process.pid,
   };
   state.write(record);
   deps.checkpoint('recorded');
+
+  // volumes are activated (LVM) or mapped (RBD) with the record kept current, so failures and kills are undone
+  const inUse = [...exportedImages(fs, gadgetName(vmid)), ...runningVmDisks(fs, settings.paths.pveConfigDir, vmid)];
+  const resolved = await activateVolumes(deps, checked, plans, inUse, (volumes) => {
+    record.luns = record.luns.map((l) => (volumes.has(l.index) ? { ...l, volume: volumes.get(l.index) } : l));
+    state.write(record);
+  });
+  if (plans.size > 0) {
+    record.luns = record.luns.map((l, i) => ({ ...l, image: resolved.luns[i]?.image ?? l.image }));
+    state.write(record);
+  }
 
   if (record.quirk) {
     if (addIgnoreQuirk(fs, id)) {

@@ -10,6 +10,7 @@ import { createLogger, flushToSyslog, type Logger } from './log.js';
 import { apiPassthrough, attachMapping, createClient, detachedAttachSpawner } from './passthrough.js';
 import { postStop } from './post-stop.js';
 import { preStart } from './pre-start.js';
+import { stepTimer, type StepTimer } from './timing.js';
 import { createVmSource } from './vm-source-impl.js';
 
 const PHASES = ['pre-start', 'post-start', 'pre-stop', 'post-stop'] as const;
@@ -21,15 +22,15 @@ function parseVmid(arg: string | undefined): number | undefined {
 }
 
 /** Test-only: PVE_USB_GADGET_FAULT=<step> kills the hook with SIGKILL right after that step. */
-function checkpointFromEnv(env: NodeJS.ProcessEnv): (step: PreStartStep) => void {
+function checkpointFromEnv(env: NodeJS.ProcessEnv, timer: StepTimer): (step: PreStartStep) => void {
   const fault = env.PVE_USB_GADGET_FAULT;
-  if (!fault) return () => {};
   return (step) => {
+    timer.mark(step);
     if (step === fault) process.kill(process.pid, 'SIGKILL');
   };
 }
 
-export async function buildDeps(log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<HookDeps> {
+export async function buildDeps(log: Logger, env: NodeJS.ProcessEnv = process.env, timer: StepTimer = stepTimer({})): Promise<HookDeps> {
   const settings = loadSettings({ env });
   const fs = nodeHostFs(settings.paths.root);
   const state = new StateStore(fs, settings.paths.stateDir);
@@ -43,13 +44,15 @@ export async function buildDeps(log: Logger, env: NodeJS.ProcessEnv = process.en
     lock: flockHostLock(fs.real(`${settings.paths.stateDir}/host.lock`), 60_000),
     state,
     vms: createVmSource({ fs, settings, log }, undefined),
-    checkpoint: checkpointFromEnv(env),
+    checkpoint: checkpointFromEnv(env, timer),
   };
   return deps;
 }
 
 /** `hook.cjs <vmid> <phase>`: returns the exit code. */
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const timer = stepTimer(env);
+  timer.mark('main');
   const [vmidArg, phase] = argv;
   const vmid = parseVmid(vmidArg);
   const log = createLogger(`pve-usb-gadget[${vmidArg ?? '?'}]`);
@@ -60,7 +63,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   let code = 0;
   let deps: HookDeps | undefined;
   try {
-    deps = await buildDeps(log, env);
+    deps = await buildDeps(log, env, timer);
+    timer.mark('deps');
     switch (phase) {
       case 'pre-start': {
         // the API is needed only here and in the attach helper: post-stop must work without it
@@ -90,6 +94,10 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     log.error(err instanceof GadgetError ? err.toLine() : `unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     code = 1;
   }
+  timer.mark('done');
   if (deps) await flushToSyslog(deps.exec, log);
+  timer.mark('end');
+  const timing = timer.line();
+  if (timing) process.stderr.write(`${timing}\n`);
   return code;
 }

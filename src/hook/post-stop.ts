@@ -12,7 +12,7 @@ import { teardownLocked } from './teardown.js';
 export async function postStop(deps: HookDeps, vmid: number): Promise<void> {
   const { log } = deps;
   await withLock(deps, async () => {
-    const r = teardownLocked(deps, vmid);
+    const r = await teardownLocked(deps, vmid);
     log.info(r.removed ? 'removed the gadget' : 'no gadget of this VM on this host: nothing to remove');
     if (r.failures.length > 0) {
       throw new KernelError(`${r.failures.length} teardown step(s) failed; the record is kept for the next try`, {

@@ -21,8 +21,8 @@ export async function preStart(deps: HookDeps, vmid: number): Promise<void> {
   const result = validateNotes(vm.description, { vmid, smbiosUuid: vm.smbiosUuid, defaultSpeed: deps.settings.defaultSpeed });
   if (result.kind === 'none') {
     log.info('no [usb-gadget] section in the notes: nothing to do');
-    await withLock(deps, () => {
-      if (teardownLocked(deps, vmid).removed) log.info('removed a gadget left from an earlier start');
+    await withLock(deps, async () => {
+      if ((await teardownLocked(deps, vmid)).removed) log.info('removed a gadget left from an earlier start');
     });
     return;
   }
@@ -30,16 +30,16 @@ export async function preStart(deps: HookDeps, vmid: number): Promise<void> {
   for (const w of result.warnings) log.warn(w);
   const spec = result.spec;
   // policy first, before anything on the host changes: a refused image leaves no trace
-  resolveImages(deps, vmid, spec);
+  resolveImages(deps, vmid, spec, vm.config);
   deps.checkpoint('validated');
 
   const record = await withLock(deps, async () => {
-    if (teardownLocked(deps, vmid).removed) log.info('removed a gadget left from an earlier run');
+    if ((await teardownLocked(deps, vmid)).removed) log.info('removed a gadget left from an earlier run');
     deps.checkpoint('cleaned');
     try {
-      return await buildLocked(deps, vmid, spec);
+      return await buildLocked(deps, vmid, spec, vm.config);
     } catch (err) {
-      undo(deps, vmid);
+      await undo(deps, vmid);
       throw err;
     }
   });
@@ -65,8 +65,8 @@ export async function preStart(deps: HookDeps, vmid: number): Promise<void> {
   }
 }
 
-function undo(deps: HookDeps, vmid: number): void {
-  const r = teardownLocked(deps, vmid);
+async function undo(deps: HookDeps, vmid: number): Promise<void> {
+  const r = await teardownLocked(deps, vmid);
   if (r.failures.length === 0) deps.log.info('undid everything this start had made');
   else deps.log.error(`could not undo everything (${r.failures.length} step(s) failed); run: pve-usb-gadget down ${vmid}`);
 }

@@ -1,33 +1,41 @@
 import { applyTeardown } from '../apply/apply-plan.js';
 import { observeGadget } from '../apply/observe.js';
-import type { KernelError } from '../errors.js';
+import type { GadgetError } from '../errors.js';
 import { removeIgnoreQuirk } from '../host/quirks.js';
 import { gadgetDir } from '../plan/ops.js';
 import { planTeardown } from '../plan/teardown-plan.js';
+import { releaseVolumes } from '../storage/resolve.js';
 import type { HookDeps } from './deps.js';
 
 export interface TeardownResult {
   /** something was there and was removed */
   removed: boolean;
-  failures: KernelError[];
+  /** kernel refusals while removing the gadget, or volumes that could not be released */
+  failures: GadgetError[];
 }
 
 /**
- * Remove VM `vmid`'s gadget, its usb_storage quirk and its record. Works from the configfs tree as it is
- * (a half-built gadget too) and from the record (for the quirk), never from the notes. Idempotent.
- * The caller holds the host lock.
+ * Remove VM `vmid`'s gadget, its usb_storage quirk, the volumes it activated and its record. Works from
+ * the configfs tree as it is (a half-built gadget too) and from the record (quirk, volumes), never from
+ * the notes. Idempotent. The caller holds the host lock.
  */
-export function teardownLocked(deps: HookDeps, vmid: number): TeardownResult {
+export async function teardownLocked(deps: HookDeps, vmid: number): Promise<TeardownResult> {
   const { fs, state, log } = deps;
   const record = state.read(vmid);
   const observed = observeGadget(fs, gadgetDir(vmid));
-  let failures: KernelError[] = [];
+  let failures: GadgetError[] = [];
   if (observed) {
     failures = applyTeardown(fs, planTeardown(observed));
     for (const f of failures) log.warn(f.toLine());
   }
   if (record?.quirk && removeIgnoreQuirk(fs, record.usbId)) log.info(`removed usb_storage quirk ${record.quirk}`);
-  // keep the record while the gadget is still (partly) there, so a later run can try again
+  // keep the record while the gadget is still (partly) there, so a later run can try again; volumes are
+  // released only once the gadget has closed them
+  if (failures.length === 0 && record) {
+    const volumes = await releaseVolumes(deps, record.luns);
+    failures = volumes.failures;
+    if (failures.length > 0) state.write({ ...record, luns: volumes.kept });
+  }
   if (failures.length === 0) state.remove(vmid);
   return { removed: observed !== undefined || record !== undefined, failures };
 }

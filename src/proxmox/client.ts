@@ -13,11 +13,14 @@ import type {
   ConfigValue,
   ProxmoxClientOptions,
   PveVersion,
+  StorageEntry,
+  StorageStatus,
   TaskStatus,
   UpdateOptions,
   UsbMapping,
   VmConfig,
   VmStatus,
+  VolumeInfo,
 } from './types.js';
 
 export type * from './types.js';
@@ -26,6 +29,7 @@ const NODE_RE = /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$/;
 const CONFIG_ID_RE = /^[a-z][a-z0-9_-]+$/i;
 const OPTION_RE = /^[a-z][a-z0-9_-]*$/;
 const TOKEN_ID_RE = /^[^\s@!:=]+@[A-Za-z][A-Za-z0-9.\-_]+![A-Za-z][A-Za-z0-9.\-_]+$/;
+const STORAGE_ID_RE = /^[A-Za-z][A-Za-z0-9._-]*[A-Za-z0-9]$/;
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 type Params = Record<string, unknown>;
@@ -228,6 +232,43 @@ export class ProxmoxClient {
     return this.#call('GET', '/access/permissions', () => get(aclPath ? { path: aclPath } : undefined));
   }
 
+  /** GET /storage: the storage definitions this token may see (Datastore.Audit or .AllocateSpace each). */
+  async listStorages(): Promise<StorageEntry[]> {
+    const rows = (await this.#call('GET', '/storage', () => this.#api.storage.$get())) as unknown as Record<string, unknown>[];
+    return rows.map(toStorageEntry);
+  }
+
+  /** GET /nodes/{node}/storage/{storage}/status: is the storage enabled and active on that node. */
+  async getStorageStatus(node: string, storage: string): Promise<StorageStatus> {
+    checkNode(node, (m) => this.#local('bad-request', m));
+    if (!STORAGE_ID_RE.test(storage)) throw this.#local('bad-request', `not a storage id: '${storage}'`);
+    const raw = (await this.#call('GET', `/nodes/${node}/storage/${storage}/status`, () =>
+      this.#api.nodes.$(node).storage.$(storage).status.$get(),
+    )) as unknown as Record<string, unknown>;
+    return {
+      type: String(raw.type ?? ''),
+      active: raw.active === 1 || raw.active === true,
+      enabled: raw.enabled === undefined ? true : raw.enabled === 1 || raw.enabled === true,
+      shared: raw.shared === 1 || raw.shared === true,
+      content: String(raw.content ?? '').split(',').filter(Boolean),
+    };
+  }
+
+  /**
+   * GET /nodes/{node}/storage/{storage}/content/{volume}: path, format and size of a volume as that node
+   * sees it. Needs read access to the volume (PVE::Storage::check_volume_access: Datastore.Audit on the
+   * storage plus VM.Config.Disk on the owning VM, or Datastore.Allocate).
+   */
+  async getVolumeInfo(node: string, volid: string): Promise<VolumeInfo> {
+    checkNode(node, (m) => this.#local('bad-request', m));
+    const m = /^([A-Za-z][A-Za-z0-9._-]*[A-Za-z0-9]):([^\s]+)$/.exec(volid);
+    if (!m?.[1]) throw this.#local('bad-request', `not a volume id: '${volid}'`);
+    const storage = m[1];
+    const get = this.#api.nodes.$(node).storage.$(storage).content.$(volid).$get as unknown as Call<Record<string, unknown>>;
+    const raw = await this.#call('GET', `/nodes/${node}/storage/${storage}/content/${volid}`, () => get());
+    return { path: String(raw.path ?? ''), format: String(raw.format ?? ''), size: Number(raw.size ?? 0) };
+  }
+
   #updateParams(set: Record<string, string>, opts: UpdateOptions): Params {
     const params: Params = {};
     for (const [k, v] of Object.entries(set)) {
@@ -306,6 +347,20 @@ function toMapping(id: string, raw: Record<string, unknown>): UsbMapping {
     map,
     description: typeof raw.description === 'string' ? raw.description : undefined,
     digest: typeof raw.digest === 'string' ? raw.digest : undefined,
+  };
+}
+
+function toStorageEntry(r: Record<string, unknown>): StorageEntry {
+  const list = (v: unknown) => (typeof v === 'string' ? v.split(/[,;\s]+/).filter(Boolean) : []);
+  const nodes = list(r.nodes);
+  return {
+    storage: String(r.storage ?? ''),
+    type: String(r.type ?? ''),
+    shared: r.shared === 1 || r.shared === true || r.shared === '1',
+    nodes: nodes.length > 0 ? nodes : undefined,
+    disabled: r.disable === 1 || r.disable === true || r.disable === '1',
+    content: list(r.content),
+    path: typeof r.path === 'string' ? r.path : undefined,
   };
 }
 

@@ -68,3 +68,37 @@ export interface UpdateOptions {
   /** refuse the change if the config changed since this digest was read */
   digest?: string;
 }
+
+/** One storage as GET /storage lists it (its storage.cfg section). */
+export interface StorageEntry {
+  storage: string;
+  /** plugin type: dir, lvm, lvmthin, zfspool, rbd, nfs, ... */
+  type: string;
+  /** shared flag (always set for the shared-by-nature types: rbd, nfs, cifs, cephfs, iscsi, ...) */
+  shared: boolean;
+  /** node restriction; undefined = every node */
+  nodes?: string[];
+  disabled: boolean;
+  content: string[];
+  /** directory of file-based storages */
+  path?: string;
+}
+
+/** GET /nodes/{node}/storage/{storage}/status (the parts that matter here). */
+export interface StorageStatus {
+  type: string;
+  /** reachable/mounted on that node */
+  active: boolean;
+  enabled: boolean;
+  shared: boolean;
+  content: string[];
+}
+
+/** GET /nodes/{node}/storage/{storage}/content/{volume} */
+export interface VolumeInfo {
+  /** what PVE::Storage::path gives (a device, a file, or for RBD without krbd an rbd: URL) */
+  path: string;
+  /** raw, qcow2, vmdk, subvol, iso, ... */
+  format: string;
+  size: number;
+}

@@ -15,6 +15,7 @@
  *   [images]
  *   allowed_dirs = /var/lib/vz/usb-gadget ; comma-separated absolute directories, "/" refused
  *   allow_block_devices = false
+ *   allowed_storages =                    ; Proxmox storage ids notes may use as image = storage:volume
  *
  *   [modules]
  *   controllers = 8                       ; dummy_hcd num=, 1..32 (= how many VMs at once)
@@ -44,6 +45,7 @@ import {
   parseIntegerIn,
   parseNodeName,
   parseSpeed,
+  parseStorageList,
   parseTokenId,
   type Parsed,
 } from './values.js';
@@ -56,7 +58,7 @@ export const DEFAULT_ALLOWED_DIR = '/var/lib/vz/usb-gadget';
 const SCHEMA = {
   api: { url: parseApiUrl, token_id: parseTokenId, secret_file: parseAbsolutePath, ca_file: parseAbsolutePath },
   host: { node: parseNodeName },
-  images: { allowed_dirs: parseDirectoryList, allow_block_devices: parseBoolean },
+  images: { allowed_dirs: parseDirectoryList, allow_block_devices: parseBoolean, allowed_storages: parseStorageList },
   modules: { controllers: parseIntegerIn(1, 32), keep_loaded: parseBoolean },
   gadget: {
     default_speed: parseSpeed,
@@ -162,6 +164,7 @@ export function parseSettings(text: string, file: string, hostname: string): Set
     images: {
       allowedDirs: get('images', 'allowed_dirs', [DEFAULT_ALLOWED_DIR]),
       allowBlockDevices: get('images', 'allow_block_devices', false),
+      ...(values.has('images.allowed_storages') ? { allowedStorages: get('images', 'allowed_storages', []) } : {}),
     },
     modules: {
       controllers: get('modules', 'controllers', 8),

@@ -20,6 +20,12 @@ export interface Settings {
     allowedDirs: string[];
     /** allow block devices under the allowed dirs (e.g. /dev/zvol/...) */
     allowBlockDevices: boolean;
+    /**
+     * storages whose volumes notes may name as `image = storage:volume` ([images] allowed_storages);
+     * absent or empty: none. Their volumes, block devices included, are allowed without allowed_dirs
+     * and allow_block_devices (see src/storage/volume-policy.ts).
+     */
+    allowedStorages?: string[];
   };
   modules: {
     /** dummy_hcd num= (1..32) */

@@ -1,6 +1,7 @@
 /** Parsers for settings values. Each returns the value or a message saying what is allowed. */
 
 import { hasInvisibleChar } from '../notes/shown.js';
+import { storageIdProblem } from '../storage/volume-id.js';
 import { SPEEDS, type Speed } from '../spec/types.js';
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; message: string };
@@ -85,4 +86,15 @@ export function parseNodeName(raw: string): Parsed<string> {
   return /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(raw)
     ? ok(raw)
     : fail('must be the node name as shown in the Proxmox tree (letters, digits, "-")');
+}
+
+/** Comma-separated Proxmox storage ids (e.g. "local-lvm, ceph"); empty means none. */
+export function parseStorageList(raw: string): Parsed<string[]> {
+  const ids: string[] = [];
+  for (const item of raw.split(',').map((s) => s.trim()).filter((s) => s !== '')) {
+    const problem = storageIdProblem(item);
+    if (problem) return fail(`"${item.slice(0, 80)}": ${problem.replace('the storage id', 'a storage id')}`);
+    if (!ids.includes(item)) ids.push(item);
+  }
+  return ok(ids);
 }

@@ -6,6 +6,7 @@
 
 import { z } from 'zod';
 import { hasInvisibleChar } from '../notes/shown.js';
+import { parseVolumeId, VOLUME_ID_EXAMPLE } from '../storage/volume-id.js';
 import { SPEEDS, type Speed } from './types.js';
 
 /** Keys of a LUN: allowed in `[usb-gadget]` (LUN 0) and in `[usb-gadget.lunN]`. */
@@ -75,16 +76,22 @@ function pathSegmentsOk(path: string, bad: (segment: string) => boolean): boolea
   return !path.slice(1).split('/').some(bad);
 }
 
+// an absolute path, or a Proxmox volume id "storage:volume" (storage/volume-id.ts has its grammar)
+const isPath = (s: string) => s.startsWith('/');
 const imageSchema = z
   .string()
   .refine((s) => !hasInvisibleChar(s), { error: NO_INVISIBLE })
-  .refine((s) => s.startsWith('/'), { error: 'must be an absolute path (starting with /)' })
   .refine((s) => s.length <= MAX_IMAGE_PATH, { error: `must be at most ${MAX_IMAGE_PATH} characters long` })
-  .refine((s) => !s.split('/').some((seg) => seg === '.' || seg === '..'), {
+  .refine((s) => !isPath(s) || !s.split('/').some((seg) => seg === '.' || seg === '..'), {
     error: 'must not contain "." or ".." path segments',
   })
-  .refine((s) => !s.startsWith('/') || pathSegmentsOk(s, (seg) => seg === ''), {
+  .refine((s) => !isPath(s) || pathSegmentsOk(s, (seg) => seg === ''), {
     error: 'must not contain empty path segments ("//" or a trailing "/")',
+  })
+  .superRefine((s, ctx) => {
+    if (isPath(s) || hasInvisibleChar(s)) return;
+    const volume = parseVolumeId(s);
+    if (!volume.ok) ctx.addIssue({ code: 'custom', message: volume.message });
   });
 
 export interface KeyRule<T> {
@@ -98,7 +105,9 @@ export interface KeyRule<T> {
 export const KEY_RULES: { readonly [K in GadgetKey]: KeyRule<KeyValues[K]> } = {
   image: {
     schema: imageSchema,
-    allowed: 'the absolute path of the image file or block device, e.g. /var/lib/vz/usb-gadget/stick.img',
+    allowed:
+      'the absolute path of the image file or block device, e.g. /var/lib/vz/usb-gadget/stick.img, ' +
+      `or a Proxmox volume id, e.g. ${VOLUME_ID_EXAMPLE}`,
   },
   cdrom: { schema: booleanSchema(), allowed: 'true or false', defaultText: 'false' },
   readonly: { schema: booleanSchema(), allowed: 'true or false', defaultText: 'false (true for a cdrom)' },

@@ -1,5 +1,6 @@
 import type { HostFs } from '../apply/host-fs.js';
 import type { Speed } from '../spec/types.js';
+import type { LunVolume } from '../storage/resolve.js';
 
 /**
  * What pre-start made for one VM. Written before the first configfs change ("building") and updated
@@ -18,8 +19,11 @@ export interface GadgetRecord {
   usbId: string;
   serial: string;
   speed: Speed;
-  /** resolved (realpath) images per LUN */
-  luns: { index: number; image: string; readonly: boolean; cdrom: boolean }[];
+  /**
+   * resolved (realpath) images per LUN; `volume` (optional) when the notes named a Proxmox volume: what
+   * was activated or mapped, so teardown can release it (src/storage/resolve.ts)
+   */
+  luns: { index: number; image: string; readonly: boolean; cdrom: boolean; volume?: LunVolume }[];
   /** the usb_storage quirk entry we added, if any */
   quirk?: string;
   /** bus-port the host enumerated it on, e.g. "3-1" */

@@ -22,21 +22,30 @@ fi
 # Bump a revision to rebuild that part (and whatever is built from it) on the next run.
 readonly KERNEL_REV=1
 readonly INITRAMFS_REV=1
-readonly ROOTFS_REV=1
+readonly ROOTFS_REV=2
+readonly BENCH_GUEST_REV=1
+readonly DKMS_ROOT_REV=1
 
 readonly SUITE=bookworm
 readonly MIRROR=${PVUG_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+readonly SECURITY_MIRROR=${PVUG_DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 readonly CACHE=${PVUG_CACHE:-$HOME/.cache/pve-usb-gadget}
 readonly VM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/vm" && pwd)
 
-readonly HOST_PACKAGES=(qemu-system-x86 qemu-utils busybox-static debootstrap cpio kmod gzip xz-utils)
+# dosfstools..zip: the image module (mkfs.fat, mtools, unzip, syslinux) and its tests (sfdisk, fsck.fat, zip)
+readonly HOST_PACKAGES=(qemu-system-x86 qemu-utils busybox-static debootstrap cpio kmod gzip xz-utils
+  dosfstools mtools unzip syslinux syslinux-common syslinux-efi syslinux-utils fdisk zip)
 # The kernel package series: the newest matching package is taken when the kernel is (re)provisioned.
 readonly KERNEL_PACKAGE_RE='^linux-image-6\.1\.0-[0-9]+-amd64-unsigned$'
 # Modules the initramfs loads itself (with their dependencies): 9p root, overlay, configfs.
 readonly INITRAMFS_MODULES=(virtio_pci 9pnet_virtio 9p overlay configfs)
+# The benchmark's nested guest (npm run bench): xHCI + usb-storage + sd drivers, with their dependencies.
+readonly BENCH_GUEST_MODULES=(xhci_pci usb_storage sd_mod)
 readonly ROOTFS_PACKAGES=(
   nodejs kmod util-linux procps iproute2 qemu-system-x86 seabios dosfstools mtools e2fsprogs fdisk
   bsdutils usbutils openssl ca-certificates psmisc
+  # `pve-usb-gadget image create` in the VM (test/e2e/images.test.ts): unzip, Debian's syslinux fallback
+  unzip syslinux syslinux-common syslinux-utils
 )
 
 log() { printf 'provision: %s\n' "$*"; }
@@ -208,6 +217,101 @@ provision_rootfs() {
   log "rootfs: ready ($(du -sh "$CACHE/rootfs" | cut -f1))"
 }
 
+# The nested guest of `npm run bench`: the test kernel + a busybox initramfs (test/e2e/vm/bench-guest-init)
+# that reads the passed-through stick with dd. In $CACHE/bench-guest/, shared into the test VM by the bench.
+provision_bench_guest() {
+  local kver key
+  kver=$(cat "$CACHE/kernel/version")
+  key="bench-guest-r$BENCH_GUEST_REV $kver ${BENCH_GUEST_MODULES[*]} $(cd "$VM_DIR" && sha256sum bench-guest-init)"
+  if stamp_ok bench-guest "$key" && [[ -f "$CACHE/bench-guest/initramfs.cpio.gz" ]]; then return; fi
+  log "bench guest: building for $kver"
+  local work=$CACHE/bench-guest.tmp
+  rm -rf "$work" && mkdir -p "$work/root"/{bin,dev,proc,sys,tmp,modules}
+  cp /bin/busybox "$work/root/bin/busybox"
+  local applet
+  for applet in sh mount insmod cat sed sleep dd sync poweroff echo; do ln -s busybox "$work/root/bin/$applet"; done
+  install -m 0755 "$VM_DIR/bench-guest-init" "$work/root/init"
+  local mod line ko base order=()
+  for mod in "${BENCH_GUEST_MODULES[@]}"; do
+    while read -r line; do
+      case $line in
+        insmod\ *)
+          ko=${line#insmod }
+          ko=${ko%% *}
+          base=$(basename "$ko")
+          base=${base%.xz}
+          [[ -e "$work/root/modules/$base" ]] && continue
+          case $ko in
+            *.ko) cp "$ko" "$work/root/modules/$base" ;;
+            *.ko.xz) xz -dc "$ko" >"$work/root/modules/$base" ;;
+            *) die "unexpected module file $ko" ;;
+          esac
+          order+=("$base")
+          ;;
+        builtin\ *) ;;
+        *) die "modprobe --show-depends $mod: unexpected line: $line" ;;
+      esac
+    done < <(modprobe -d "$CACHE/kernel" -S "$kver" --show-depends "$mod")
+  done
+  printf '%s\n' "${order[@]}" >"$work/root/modules/order"
+  (cd "$work/root" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) | gzip -6 >"$work/initramfs.cpio.gz"
+  cp "$CACHE/kernel/boot/vmlinuz-$kver" "$work/vmlinuz"
+  rm -rf "$work/root" "$CACHE/bench-guest"
+  mv "$work" "$CACHE/bench-guest"
+  stamp_write bench-guest "$key"
+  log "bench guest: modules ${order[*]}"
+}
+
+# What install.sh needs to build dummy_hcd with DKMS inside the test VM (test/e2e/install.test.ts): the test
+# kernel's headers, gcc, make and dkms installed into the hypervisor root, and dummy_hcd.c from Debian's
+# linux-source of exactly the test kernel's version at /usr/src/pvug-kernel-source (a kernel tree layout,
+# for install.sh --kernel-source). Redone whenever the root or the kernel is rebuilt.
+provision_dkms_root() {
+  local kver kpkg version key root=$CACHE/rootfs
+  kver=$(cat "$CACHE/kernel/version")
+  kpkg=$(cat "$CACHE/kernel/package")
+  version=${kpkg#*=}
+  key="dkms-root-r$DKMS_ROOT_REV $kver $kpkg $(cat "$CACHE/rootfs.stamp")"
+  local src=$root/usr/src/pvug-kernel-source/drivers/usb/gadget/udc/dummy_hcd.c
+  if stamp_ok dkms-root "$key" && [[ -x $root/usr/sbin/dkms && -d $root/usr/src/linux-headers-$kver && -f $src ]]; then
+    return
+  fi
+  log "dkms root: installing linux-headers-$kver, gcc, make, dkms into the root (a few minutes)"
+  # the root's own sources list has no security suite, where the current kernel ABI lives
+  printf 'deb %s %s main\ndeb %s %s-updates main\ndeb %s %s-security main\n' \
+    "$MIRROR" "$SUITE" "$MIRROR" "$SUITE" "$SECURITY_MIRROR" "$SUITE" >"$root/etc/apt/sources.list.d/pvug-dkms.list"
+  cp /etc/resolv.conf "$root/etc/resolv.conf.pvug"
+  mv "$root/etc/resolv.conf" "$root/etc/resolv.conf.orig" 2>/dev/null || true
+  cp "$root/etc/resolv.conf.pvug" "$root/etc/resolv.conf"
+  local ok=1
+  {
+    chroot "$root" apt-get update -q \
+      && DEBIAN_FRONTEND=noninteractive chroot "$root" apt-get install -y -q --no-install-recommends \
+        "linux-headers-$kver=$version" gcc make dkms
+  } >"$CACHE/dkms-root.log" 2>&1 || ok=0
+  rm -f "$root/etc/apt/sources.list.d/pvug-dkms.list" "$root/etc/resolv.conf" "$root/etc/resolv.conf.pvug"
+  mv "$root/etc/resolv.conf.orig" "$root/etc/resolv.conf" 2>/dev/null || true
+  rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* \
+    "$root"/usr/share/doc/* "$root"/usr/share/man/* "$root"/usr/share/locale/*
+  ((ok)) || { tail -n 30 "$CACHE/dkms-root.log" >&2; die "installing the DKMS packages failed (log: $CACHE/dkms-root.log)"; }
+
+  log "dkms root: dummy_hcd.c from linux-source-6.1=$version"
+  local work=$CACHE/kernel-source.tmp
+  rm -rf "$work" && mkdir -p "$work"
+  (cd "$work" && apt-get download -qq -o APT::Sandbox::User=root "linux-source-6.1=$version") \
+    || { apt_update_once; (cd "$work" && apt-get download -qq -o APT::Sandbox::User=root "linux-source-6.1=$version"); } \
+    || die "could not download linux-source-6.1=$version (the test kernel's sources)"
+  dpkg-deb --fsys-tarfile "$work"/linux-source-6.1_*.deb | tar -xO ./usr/src/linux-source-6.1.tar.xz \
+    | xz -dc | tar -x -C "$work" --wildcards '*/drivers/usb/gadget/udc/dummy_hcd.c'
+  rm -rf "$root/usr/src/pvug-kernel-source"
+  mkdir -p "$(dirname "$src")"
+  cp "$work"/linux-source-6.1/drivers/usb/gadget/udc/dummy_hcd.c "$src"
+  printf '%s\n' "$version" >"$root/usr/src/pvug-kernel-source/debian-version"
+  rm -rf "$work"
+  stamp_write dkms-root "$key"
+  log "dkms root: ready (gcc $(chroot "$root" gcc -dumpversion), $(chroot "$root" dkms --version))"
+}
+
 main() {
   local started=$SECONDS
   mkdir -p "$CACHE"
@@ -218,6 +322,8 @@ main() {
   provision_kernel
   provision_initramfs
   provision_rootfs
+  provision_bench_guest
+  provision_dkms_root
   log "cache $CACHE ready: kernel $(cat "$CACHE/kernel/version") ($((SECONDS - started)) s)"
 }
 

@@ -10,8 +10,10 @@ import { FakeCluster, renderVmConfigFile, type ConfigValue, type MappingState } 
 import { handleRequest, type DropRule, type HttpOptions, type HttpState, type RequestLogEntry } from './http.js';
 import { clusterRoutes, type VersionInfo } from './routes-cluster.js';
 import { effectiveConfig, qemuRoutes } from './routes-qemu.js';
+import { FakeStorageState, storageRoutes, type FakeStorage, type FakeVolume } from './routes-storage.js';
 
 export type { RequestLogEntry } from './http.js';
+export type { FakeStorage, FakeVolume } from './routes-storage.js';
 export { JSON_CONTENT_TYPE } from './http.js';
 export { createTestCa } from './ca.js';
 
@@ -71,6 +73,12 @@ export interface FakePve {
   setTokenAcl(tokenId: string, acl: Record<string, string[]>): void;
   removeToken(tokenId: string): void;
 
+  /** a VM moved to another node (offline migration, HA recovery): its config file moves, nothing else */
+  moveVm(vmid: number, node: string): void;
+  /** a storage.cfg section; `addVolume` puts a volume on it (on `node` for a local storage) */
+  addStorage(id: string, s: FakeStorage): void;
+  addVolume(volid: string, vol: FakeVolume, node?: string): void;
+
   addUsbMapping(id: string, m: MappingState): void;
   usbMapping(id: string): MappingState | undefined;
   usbMappingIds(): string[];
@@ -94,9 +102,10 @@ export async function startFakePve(opts: FakePveOptions = {}): Promise<FakePve> 
   const ca = createTestCa();
   const leaf = ca.issueServerCert(['localhost', ...(opts.nodes ?? ['pve'])], ['127.0.0.1', '::1']);
   const cluster = new FakeCluster(opts.nodes ?? ['pve']);
+  const storage = new FakeStorageState();
   const state: HttpState = {
     cluster,
-    routes: [...clusterRoutes(opts.version ?? DEFAULT_VERSION), ...qemuRoutes].filter(
+    routes: [...clusterRoutes(opts.version ?? DEFAULT_VERSION), ...qemuRoutes, ...storageRoutes(storage)].filter(
       (r) => opts.mappingApi !== false || !r.path.startsWith('/cluster/mapping'),
     ),
     opts: {
@@ -204,6 +213,12 @@ export async function startFakePve(opts: FakePveOptions = {}): Promise<FakePve> 
       t.acl = aclMap(acl);
     },
     removeToken: (tokenId) => void cluster.tokens.delete(tokenId),
+    moveVm(vmid, node) {
+      if (!cluster.nodes.includes(node)) throw new Error(`fake-pve: unknown node ${node}`);
+      vmOf(vmid).node = node;
+    },
+    addStorage: (id, s) => void storage.storages.set(id, copy(s)),
+    addVolume: (volid, vol, node) => storage.addVolume(volid, vol, node),
     addUsbMapping: (id, m) => void cluster.mappings.set(id, copy(m)),
     usbMapping: (id) => {
       const m = cluster.mappings.get(id);

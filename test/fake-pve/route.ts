@@ -42,13 +42,17 @@ export function matchRoute(routes: Route[], method: string, relPath: string): Ro
   for (const route of routes) {
     if (route.method !== method) continue;
     const tpl = route.path.split('/').filter(Boolean);
-    if (tpl.length !== segs.length) continue;
+    // "{name+}" as the last segment takes the rest of the path (PVE's fragmentDelimiter '', used for
+    // volume ids, which contain "/")
+    const rest = tpl[tpl.length - 1]?.endsWith('+}') ?? false;
+    if (rest ? segs.length < tpl.length : tpl.length !== segs.length) continue;
     const uriParams: Record<string, string> = {};
     let ok = true;
     for (let i = 0; i < tpl.length && ok; i++) {
       const t = tpl[i] as string;
       const s = segs[i] as string;
-      if (t.startsWith('{')) uriParams[t.slice(1, -1)] = s;
+      if (rest && i === tpl.length - 1) uriParams[t.slice(1, -2)] = segs.slice(i).join('/');
+      else if (t.startsWith('{')) uriParams[t.slice(1, -1)] = s;
       else ok = t === s;
     }
     if (ok) return { route, uriParams };

@@ -8,6 +8,8 @@ import { PveNode } from './pve-node.js';
 import { faultScenarios, refusalScenarios, twoVms, attachHelper } from './scenarios-more.js';
 import { apiDown, api403, concurrency, enumerationTimeout, kernelRefusal, mappingConflict, moduleBusy, noFreeController } from './scenarios-hardening.js';
 import { allHookOutput } from './qemu-server.js';
+import { blockVolume, rbdSysfs, sharedMigration, volumeRefusals } from './scenarios-storage.js';
+import { unraidBiosBoot, unraidRefusals } from './scenarios-images.js';
 
 const groups: Record<string, ((node: PveNode) => Promise<unknown>)[]> = {
   lifecycle: [happyPath, identityAndData],
@@ -15,6 +17,8 @@ const groups: Record<string, ((node: PveNode) => Promise<unknown>)[]> = {
   faults: [faultScenarios, refusalScenarios],
   hardening: [moduleBusy, kernelRefusal, noFreeController, enumerationTimeout, apiDown, api403, mappingConflict],
   soak: [concurrency],
+  storage: [blockVolume, sharedMigration, volumeRefusals, rbdSysfs],
+  images: [unraidBiosBoot, unraidRefusals],
 };
 
 async function main(): Promise<void> {

@@ -100,7 +100,9 @@ export class QemuServerStandIn {
 
       const usbDevices: string[] = [];
       const bootOrder = String(conf.boot ?? '').replace(/^order=/, '').split(';').filter(Boolean);
-      const args = ['-accel', 'tcg', '-nodefaults', '-display', 'none', '-m', '64', '-serial', `file:${this.serialLog(vmid)}`, '-device', 'qemu-xhci,p2=15,p3=15,id=xhci'];
+      // memory from the config as qemu-server does; 64 MiB when unset (a boot sector needs no more)
+      const memMb = /^\d+$/.test(String(conf.memory ?? '')) ? String(conf.memory) : '64';
+      const args = ['-accel', 'tcg', '-nodefaults', '-display', 'none', '-m', memMb, '-serial', `file:${this.serialLog(vmid)}`, '-device', 'qemu-xhci,p2=15,p3=15,id=xhci'];
       for (const key of Object.keys(conf).filter((k) => /^usb\d+$/.test(k)).sort()) {
         const value = String(conf[key]);
         let id: string | undefined;

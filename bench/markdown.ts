@@ -1,0 +1,91 @@
+/** Pure: the bench summary → the Markdown report (bench/results/<date>.md). */
+import { SHARE_NAMES, type PreStartShares, type Stat } from './stats.js';
+import type { Summary } from './summary.js';
+
+export interface Machine {
+  date: string;
+  cpu: string;
+  cores: number;
+  memGiB: number;
+  hostKernel: string;
+  qemu: string;
+  testKernel?: string;
+  node?: string;
+  vmCpus: number;
+  vmMemMb: number;
+  loadBefore: number[];
+  loadAfter: number[];
+  durationS: number;
+  /** what this run left out or changed (--quick, --only, ...) */
+  notes: string[];
+}
+
+const f = (n: number | undefined, d = 1) => (n !== undefined && Number.isFinite(n) ? n.toFixed(d) : 'n/a');
+/** "median (min-max)" */
+const s = (x: Stat | undefined, d = 1) => (x && x.n > 0 ? `${f(x.median, d)} (${f(x.min, d)}-${f(x.max, d)})` : 'n/a');
+const row = (cells: (string | number)[]) => `| ${cells.join(' | ')} |`;
+const head = (cells: string[]) => [row(cells), row(cells.map(() => '---'))];
+
+export function renderMarkdown(sum: Summary, m: Machine): string {
+  const out: string[] = [];
+  out.push(`# pve-usb-gadget benchmark, ${m.date}`, '');
+  out.push(
+    `Machine: ${m.cpu}, ${m.cores} cores, ${m.memGiB} GiB, host kernel ${m.hostKernel}, QEMU ${m.qemu}. ` +
+      `Everything runs in the real-kernel test VM (Debian ${m.testKernel ?? '?'} kernel, node ${m.node ?? '?'}, ${m.vmCpus} vCPUs, ${m.vmMemMb} MiB) ` +
+      `under QEMU **TCG, without KVM**; the nested guest is TCG inside TCG. Absolute figures are for comparison within this run only.`,
+    `Load average on the host: ${m.loadBefore.map((x) => x.toFixed(2)).join(' ')} before, ${m.loadAfter.map((x) => x.toFixed(2)).join(' ')} after; the run took ${f(m.durationS / 60, 1)} min.`,
+    'Every figure: median (min-max) of the runs; MB/s = 10^6 bytes per second.',
+    '',
+  );
+  for (const n of m.notes) out.push(`- ${n}`);
+  if (m.notes.length > 0) out.push('');
+
+  out.push('## Targets', '', ...head(['target', 'measured', 'met']));
+  for (const t of sum.targets) out.push(row([t.name, t.measured, t.met === undefined ? 'n/a' : t.met ? 'yes' : '**no**']));
+  out.push('');
+
+  if (sum.disk) {
+    out.push('## 1. Host-side throughput (O_DIRECT, through the host\'s usb-storage, isolation off)', '');
+    out.push(...head(['speed', 'size', 'link', 'hook read', 'baseline read', 'ratio', 'hook write', 'baseline write', 'ratio']));
+    for (const x of sum.disk.speeds) {
+      out.push(row([x.speed, `${x.mib} MiB`, `${x.hook.linkMbps ?? '?'} Mbit/s`, s(x.hook.read), s(x.baseline.read), f(x.readRatio, 2), s(x.hook.write), s(x.baseline.write), f(x.writeRatio, 2)]));
+    }
+    out.push('', `Backing file read directly (page cache, the image is on the VM's tmpfs root): ${s(sum.disk.backing, 0)} MB/s.`, '');
+  }
+
+  if (sum.guest) {
+    out.push('## 2. Guest-visible throughput (nested guest, passthrough as qemu-server does it)', '');
+    out.push(...head(['speed', 'BIOS load (INT 13h)', 'load time', 'firmware to loader', 'Linux dd O_DIRECT', 'Linux dd buffered']));
+    for (const x of sum.guest.speeds) {
+      out.push(row([x.speed, `${s(x.bios.mbps)} MB/s`, `${s(x.bios.loadS)} s for ${f(x.bios.mib, 0)} MiB`, `${s(x.bios.bootS)} s`, x.linux.direct.n ? `${s(x.linux.direct)} MB/s` : 'not run', x.linux.buffered.n ? `${s(x.linux.buffered)} MB/s` : 'not run']));
+    }
+    for (const fail of sum.guest.failures) out.push('', `Failure: ${fail}`);
+    out.push('');
+  }
+
+  if (sum.latency) {
+    out.push('## 3. Hook latency (wall time, spawn to exit, as Proxmox waits for it)', '');
+    out.push(...head(['', 'hook pre-start', 'baseline up', 'hook w/o enum. wait', 'baseline w/o enum. wait', 'enum. wait (hook / baseline)', 'hook post-stop', 'baseline down']));
+    for (const x of sum.latency.modes) {
+      out.push(row([x.mode, s(x.pre, 0), s(x.baselineUp, 0), s(x.preWithoutEnumeration, 0), s(x.baselineUpWithoutEnumeration, 0), `${f(x.enumeration.median, 0)} / ${f(x.baselineEnumeration.median, 0)}`, s(x.post, 0), s(x.baselineDown, 0)]));
+    }
+    out.push('', `Floor: \`node -e 0\` ${s(sum.latency.floor.nodeEmpty, 0)} ms; node loading the hook bundle only (usage error) ${s(sum.latency.floor.bundleLoad, 0)} ms.`, '');
+    out.push('Where a pre-start goes (median ms per step, from PVE_USB_GADGET_TIMING=1):', '');
+    out.push(...head(['step', ...sum.latency.modes.map((x) => x.mode)]));
+    for (const k of Object.keys(SHARE_NAMES) as (keyof PreStartShares)[]) {
+      out.push(row([SHARE_NAMES[k], ...sum.latency.modes.map((x) => (x.shares ? `${f(x.shares[k], 0)} (${f((x.shares[k] / x.pre.median) * 100, 0)} %)` : 'n/a'))]));
+    }
+    out.push('');
+  }
+
+  if (sum.scale) {
+    out.push('## 4. Scale: N VMs\' pre-starts at once (warm, isolation on)', '');
+    out.push(...head(['N', 'all pre-starts', 'x one', 'each pre-start', 'all post-stops', 'all enumerated', 'quirk list full (fallback)']));
+    for (const c of sum.scale.counts) {
+      out.push(row([c.n, `${s(c.preTotal, 0)} ms`, f(c.vsSingle, 2), `${s(c.perHookPre, 0)} ms`, `${s(c.postTotal, 0)} ms`, c.allEnumerated ? 'yes' : '**no**', c.quirkFallbacks]));
+    }
+    for (const fail of sum.scale.counts.flatMap((c) => c.failed)) out.push('', `Failed pre-start: ${fail}`);
+    out.push('');
+  }
+  return `${out.join('\n')}\n`;
+}

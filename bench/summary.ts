@@ -1,0 +1,145 @@
+/** Pure: the raw samples of each bench section → the figures (median + spread) and the issue's targets. */
+import type { diskSection } from '../test/e2e/guest/bench-disk.js';
+import type { guestSection } from '../test/e2e/guest/bench-guest.js';
+import type { latencySection } from '../test/e2e/guest/bench-latency.js';
+import type { scaleSection } from '../test/e2e/guest/bench-scale.js';
+import { medianShares, preStartShares, ratio, stat, type PreStartShares, type Stat } from './stats.js';
+
+export type DiskRaw = Awaited<ReturnType<typeof diskSection>>;
+export type GuestRaw = Awaited<ReturnType<typeof guestSection>>;
+export type LatencyRaw = Awaited<ReturnType<typeof latencySection>>;
+export type ScaleRaw = Awaited<ReturnType<typeof scaleSection>>;
+
+export interface Raw {
+  disk?: DiskRaw;
+  guest?: GuestRaw;
+  latency?: LatencyRaw;
+  scale?: ScaleRaw;
+}
+
+export function summarizeDisk(raw: DiskRaw) {
+  const speeds = raw.options.speeds.map((speed) => {
+    const of = (b: 'hook' | 'baseline') => raw.samples.filter((s) => s.speed === speed && s.builder === b);
+    const side = (b: 'hook' | 'baseline') => ({
+      read: stat(of(b).map((s) => s.read.mbps)),
+      write: stat(of(b).map((s) => s.write.mbps)),
+      linkMbps: of(b)[0]?.usbMbps,
+    });
+    const hook = side('hook');
+    const baseline = side('baseline');
+    const mib = speed === 'full' ? raw.options.fullMib : raw.options.mib;
+    return { speed, mib, hook, baseline, readRatio: ratio(hook.read, baseline.read), writeRatio: ratio(hook.write, baseline.write) };
+  });
+  return { speeds, backing: stat(raw.backing.map((b) => b.mbps)) };
+}
+
+export function summarizeGuest(raw: GuestRaw) {
+  const speeds = raw.options.speeds.map((speed) => {
+    const loads = raw.loads.filter((l) => l.speed === speed);
+    const reads = (mode: 'direct' | 'buffered') => stat(raw.linux.filter((l) => l.speed === speed && l.mode === mode).map((l) => l.mbps));
+    return {
+      speed,
+      bios: { mbps: stat(loads.map((l) => l.mbps)), loadS: stat(loads.map((l) => l.loadMs / 1000)), bootS: stat(loads.map((l) => l.bootMs / 1000)), mib: (loads[0]?.bytes ?? 0) / 1048576 },
+      linux: { direct: reads('direct'), buffered: reads('buffered') },
+    };
+  });
+  return { speeds, failures: raw.failures };
+}
+
+export function summarizeLatency(raw: LatencyRaw) {
+  const modes = (['cold', 'warm'] as const).map((mode) => {
+    const hooks = raw.hook.filter((h) => h.mode === mode);
+    const base = raw.baseline.filter((b) => b.mode === mode);
+    const enumWait = (t: Record<string, number> | undefined) => (t && t.enumerated !== undefined && t.bound !== undefined ? t.enumerated - t.bound : Number.NaN);
+    const shares = hooks.map((h) => (h.pre.timing ? preStartShares(h.pre.timing, h.pre.ms) : undefined)).filter((s): s is PreStartShares => s !== undefined);
+    return {
+      mode,
+      pre: stat(hooks.map((h) => h.pre.ms)),
+      post: stat(hooks.map((h) => h.post.ms)),
+      baselineUp: stat(base.map((b) => b.up.ms)),
+      baselineDown: stat(base.map((b) => b.down.ms)),
+      preWithoutEnumeration: stat(hooks.map((h) => h.pre.ms - enumWait(h.pre.timing))),
+      baselineUpWithoutEnumeration: stat(base.map((b) => b.up.ms - enumWait(b.up.timing))),
+      enumeration: stat(hooks.map((h) => enumWait(h.pre.timing))),
+      baselineEnumeration: stat(base.map((b) => enumWait(b.up.timing))),
+      shares: medianShares(shares),
+    };
+  });
+  return { modes, floor: { nodeEmpty: stat(raw.floor.nodeEmpty), bundleLoad: stat(raw.floor.bundleLoad) } };
+}
+
+export function summarizeScale(raw: ScaleRaw) {
+  const counts = raw.options.counts.map((n) => {
+    const s = raw.samples.filter((x) => x.n === n);
+    return {
+      n,
+      preTotal: stat(s.map((x) => x.preTotalMs)),
+      postTotal: stat(s.map((x) => x.postTotalMs)),
+      perHookPre: stat(s.flatMap((x) => x.pre.map((p) => p.ms))),
+      allEnumerated: s.length > 0 && s.every((x) => x.allEnumerated),
+      quirkFallbacks: Math.max(0, ...s.map((x) => x.quirkFallbacks)),
+      failed: s.flatMap((x) => x.failed),
+    };
+  });
+  const single = counts.find((c) => c.n === 1)?.preTotal;
+  return { counts: counts.map((c) => ({ ...c, vsSingle: single ? ratio(c.preTotal, single) : Number.NaN })) };
+}
+
+export interface Target {
+  name: string;
+  /** what was measured, in words with the numbers */
+  measured: string;
+  met: boolean | undefined;
+}
+
+export interface Summary {
+  disk?: ReturnType<typeof summarizeDisk>;
+  guest?: ReturnType<typeof summarizeGuest>;
+  latency?: ReturnType<typeof summarizeLatency>;
+  scale?: ReturnType<typeof summarizeScale>;
+  targets: Target[];
+}
+
+const f = (n: number, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
+
+export function summarize(raw: Raw): Summary {
+  const disk = raw.disk && summarizeDisk(raw.disk);
+  const guest = raw.guest && summarizeGuest(raw.guest);
+  const latency = raw.latency && summarizeLatency(raw.latency);
+  const scale = raw.scale && summarizeScale(raw.scale);
+  const targets: Target[] = [];
+
+  const superDisk = disk?.speeds.find((s) => s.speed === 'super');
+  if (superDisk) {
+    targets.push({
+      name: 'host-side read at super speed >= 0.95 x shell baseline',
+      measured: `${f(superDisk.hook.read.median)} vs ${f(superDisk.baseline.read.median)} MB/s = ${f(superDisk.readRatio, 2)} x`,
+      met: Number.isFinite(superDisk.readRatio) ? superDisk.readRatio >= 0.95 : undefined,
+    });
+  }
+  const superGuest = guest?.speeds.find((s) => s.speed === 'super');
+  if (superGuest && superDisk) {
+    const linux = superGuest.linux.direct;
+    const [what, g] = linux.n > 0 ? ['Linux dd O_DIRECT', linux] : ['BIOS INT 13h load', superGuest.bios.mbps];
+    const r = ratio(g, superDisk.hook.read);
+    targets.push({ name: 'guest-visible read >= 50% of host-side read (super)', measured: `${what} ${f(g.median)} MB/s vs host ${f(superDisk.hook.read.median)} MB/s = ${f(r * 100, 0)} %`, met: Number.isFinite(r) ? r >= 0.5 : undefined });
+  }
+  const warm = latency?.modes.find((m) => m.mode === 'warm');
+  if (warm) {
+    const over = warm.preWithoutEnumeration.median - warm.baselineUpWithoutEnumeration.median;
+    targets.push({
+      name: 'warm pre-start <= shell baseline + 150 ms (without the enumeration wait)',
+      measured: `${f(warm.preWithoutEnumeration.median, 0)} vs ${f(warm.baselineUpWithoutEnumeration.median, 0)} ms: +${f(over, 0)} ms`,
+      met: Number.isFinite(over) ? over <= 150 : undefined,
+    });
+  }
+  const sixteen = scale?.counts.find((c) => c.n === 16);
+  if (sixteen) {
+    targets.push({
+      name: '16 VMs at once: all enumerate, total <= 3 x a single pre-start',
+      measured: `all enumerated: ${sixteen.allEnumerated ? 'yes' : 'no'}; ${f(sixteen.preTotal.median / 1000, 1)} s = ${f(sixteen.vsSingle, 1)} x one pre-start`,
+      met: Number.isFinite(sixteen.vsSingle) ? sixteen.allEnumerated && sixteen.vsSingle <= 3 : undefined,
+    });
+  }
+  return { disk, guest, latency, scale, targets };
+}

@@ -1,0 +1,525 @@
+#!/usr/bin/env bash
+# pve-usb-gadget installer. Run as root on every Proxmox VE 8/9 node, from a release tarball or a
+# checkout; running it again is safe (it only does what is missing). See docs/install.md.
+#
+#   ./install.sh [options]              install or update on this node
+#   ./install.sh --uninstall [options]  remove everything install.sh made (images stay)
+set -euo pipefail
+umask 022
+export LC_ALL=C
+
+readonly SRC_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+readonly CLI=/usr/local/sbin/pve-usb-gadget
+readonly ETC=/etc/pve-usb-gadget
+readonly SETTINGS=$ETC/settings.ini
+readonly NODE_STATE=$ETC/installed
+readonly HOOKSCRIPT_FILE=$ETC/hookscript
+# Cluster-wide and root-only: pmxcfs shows everything under /etc/pve/priv as mode 0600 (dirs 0700),
+# owner root, and replicates it to every node, so each node's hook reads the same token secret.
+readonly CLUSTER_DIR=/etc/pve/priv/pve-usb-gadget
+readonly SECRET=$CLUSTER_DIR/token.secret
+readonly CLUSTER_STATE=$CLUSTER_DIR/created
+readonly HOOK_NAME=pve-usb-gadget-hook.cjs
+readonly MODPROBE_CONF=/etc/modprobe.d/pve-usb-gadget.conf
+readonly DKMS_NAME=pve-usb-gadget-dummy-hcd
+readonly IMAGES_DIR=/var/lib/vz/usb-gadget
+readonly API_USER=pve-usb-gadget@pve
+readonly TOKEN_NAME=hook
+readonly TOKEN_ID="$API_USER!$TOKEN_NAME"
+# custom role ids must not start with "PVE" (reserved for the built-in roles)
+readonly ROLE=UsbGadget
+readonly ACL_PATHS=(/vms /mapping/usb)
+readonly KERNEL_GIT=https://git.kernel.org/pub/scm/linux/kernel/git/stable/linux.git/plain
+readonly UDC_SOURCE=drivers/usb/gadget/udc/dummy_hcd.c
+
+MODE=install API=1 API_URL=https://127.0.0.1:8006 CA_FILE=/etc/pve/pve-root-ca.pem STORAGE=local
+KERNEL_SOURCE='' BUILD_DUMMY_HCD=0 CONTROLLERS=8 SHOW_SECRET=0 KEEP_PACKAGES=0 PURGE_CLUSTER=0 FORCE=0
+DONE=()
+
+usage() {
+  cat <<EOF
+usage: install.sh [options]            install or update pve-usb-gadget on this Proxmox VE node
+       install.sh --uninstall [options] remove it again (images in $IMAGES_DIR stay)
+
+  --storage ID           snippets storage for the hook script (default: local)
+  --controllers N        dummy_hcd controllers = sticks that can exist at once, 1..32 (default: 8)
+  --kernel-source PATH   dummy_hcd.c offline: a kernel source tree, a folder holding dummy_hcd.c,
+                         the file itself, or a kernel tarball (default: download it from kernel.org)
+  --build-dummy-hcd      build dummy_hcd with DKMS even when the kernel has its own
+  --no-api               no API token: the hook then reads the local VM config only
+  --api-url URL          Proxmox API of this node (default: $API_URL)
+  --ca-file FILE         CA of the API certificate (default: $CA_FILE)
+  --show-token-secret    print the new token secret once (it is stored in $SECRET anyway)
+  --uninstall            remove; with --purge-cluster also the API user, token and role when other
+                         nodes still use them; --keep-packages keeps apt packages this script installed
+  --force                uninstall even while VMs still use the hook or sticks are live
+EOF
+}
+
+say() { printf 'pve-usb-gadget: %s\n' "$*"; }
+warn() { printf 'pve-usb-gadget: WARNING: %s\n' "$*" >&2; }
+die() { printf 'pve-usb-gadget: ERROR: %s\n' "$*" >&2; exit 1; }
+done_() { DONE+=("$*"); say "$*"; }
+
+while (($#)); do
+  case $1 in
+    --uninstall) MODE=uninstall ;;
+    --storage) STORAGE=${2:?}; shift ;;
+    --controllers) CONTROLLERS=${2:?}; shift ;;
+    --kernel-source) KERNEL_SOURCE=${2:?}; shift ;;
+    --build-dummy-hcd) BUILD_DUMMY_HCD=1 ;;
+    --no-api) API=0 ;;
+    --api-url) API_URL=${2:?}; shift ;;
+    --ca-file) CA_FILE=${2:?}; shift ;;
+    --show-token-secret) SHOW_SECRET=1 ;;
+    --keep-packages) KEEP_PACKAGES=1 ;;
+    --purge-cluster) PURGE_CLUSTER=1 ;;
+    --force) FORCE=1 ;;
+    -h | --help) usage; exit 0 ;;
+    *) usage >&2; die "unknown option: $1" ;;
+  esac
+  shift
+done
+[[ $STORAGE =~ ^[A-Za-z][A-Za-z0-9._-]*$ ]] || die "--storage: not a storage id: $STORAGE"
+[[ $CONTROLLERS =~ ^[0-9]{1,2}$ ]] && ((CONTROLLERS >= 1 && CONTROLLERS <= 32)) || die "--controllers must be 1..32"
+URL_RE='^https://[][A-Za-z0-9.:-]+$'
+[[ $API_URL =~ $URL_RE ]] || die "--api-url must be https://host[:port]"
+
+# --- small helpers --------------------------------------------------------------------------------------
+
+# state files: "key=value" lines
+state_get() { [[ -f $1 ]] && sed -n "s/^$2=//p" "$1" | tail -n 1 || true; }
+state_set() { # state_set FILE KEY VALUE
+  local tmp=$1.tmp.$$
+  { [[ -f $1 ]] && grep -v "^$2=" "$1" || true; printf '%s=%s\n' "$2" "$3"; } >"$tmp"
+  mv "$tmp" "$1"
+}
+# JSON from pveum on stdin; node evaluates a fixed expression, values come in as arguments (no injection)
+json_has() { node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const [k,v]=process.argv.slice(1);
+  process.exit(JSON.parse(s||"[]").some((e)=>String(e[k])===v)?0:1)})' "$1" "$2"; }
+node_ok() { # node >= 18.20
+  command -v node >/dev/null || return 1
+  node -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>18||(a===18&&b>=20)?0:1)'
+}
+secure_boot_on() {
+  if command -v mokutil >/dev/null; then mokutil --sb-state 2>/dev/null | grep -q 'SecureBoot enabled' && return 0 || return 1; fi
+  local f=/sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c
+  [[ -r $f ]] && [[ $(od -An -t u1 -j4 -N1 "$f" | tr -d ' ') == 1 ]]
+}
+apt_install() { # records what it installed, so --uninstall can remove exactly that
+  say "apt-get install $*"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" >/dev/null \
+    || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" >/dev/null; } \
+    || die "apt-get install $* failed"
+  state_set "$NODE_STATE" packages "$(state_get "$NODE_STATE" packages) $*"
+  done_ "installed Debian packages: $*"
+}
+# hrtimer (a transfer every 125 us) or jiffies (one per timer tick: about 1 MB/s) from a source or module
+scheduler_of_source() { grep -q 'struct hrtimer' "$1" && echo hrtimer || { grep -q 'struct timer_list' "$1" && echo jiffies || echo unknown; }; }
+scheduler_of_module() {
+  local cat=cat
+  case $1 in *.xz) cat='xz -dc' ;; *.zst) cat='zstd -dcq' ;; *.gz) cat='gzip -dc' ;; esac
+  if $cat "$1" | grep -aq hrtimer_start_range_ns; then echo hrtimer
+  elif $cat "$1" | grep -aq mod_timer; then echo jiffies
+  else echo unknown; fi
+}
+report_scheduler() {
+  case $1 in
+    hrtimer) done_ "dummy_hcd ($2) uses the hrtimer transfer scheduler: full speed (tens of MB/s)" ;;
+    jiffies) warn "dummy_hcd ($2) uses the jiffies scheduler: about 1 MB/s. A kernel source from 2024 or later has the hrtimer one: rerun with --build-dummy-hcd --kernel-source <newer tree>" ;;
+    *) warn "could not tell which transfer scheduler dummy_hcd ($2) uses" ;;
+  esac
+}
+
+# --- checks ---------------------------------------------------------------------------------------------
+
+preflight() {
+  [[ $(id -u) -eq 0 ]] || die "run as root (on each Proxmox VE node)"
+  command -v pveversion >/dev/null || die "pveversion not found: this is not a Proxmox VE node"
+  local v major
+  v=$(pveversion)
+  major=$(sed -n 's|^pve-manager/\([0-9]*\)\..*|\1|p' <<<"$v")
+  [[ $major =~ ^[0-9]+$ ]] || die "cannot read the Proxmox VE version from: $v"
+  ((major >= 8)) || die "Proxmox VE $major is not supported: USB resource mappings need Proxmox VE 8.0 or later (found: $v)"
+  ((major <= 9)) || warn "Proxmox VE $major is newer than this release was tested with (8, 9)"
+  PVE_MAJOR=$major
+  case $(uname -m) in
+    x86_64 | aarch64) ;;
+    *) die "architecture $(uname -m) is not supported (x86_64, aarch64)" ;;
+  esac
+  [[ $MODE == uninstall ]] && return
+  local need_mb=60 free_mb
+  [[ -e /lib/modules/$(uname -r)/build ]] || need_mb=400 # headers
+  free_mb=$(( $(df -Pk / | awk 'NR == 2 { print $4 }') / 1024 ))
+  ((free_mb >= need_mb)) || die "only ${free_mb} MB free on /, need ${need_mb} MB"
+}
+
+# --- install steps --------------------------------------------------------------------------------------
+
+find_dist() {
+  if [[ ! -f $SRC_DIR/dist/cli.cjs || ! -f $SRC_DIR/dist/hook.cjs ]]; then
+    [[ -f $SRC_DIR/package.json ]] || die "no dist/ and no package.json next to install.sh: unpack a release tarball"
+    command -v npm >/dev/null || die "a checkout without dist/ needs npm to build (apt install npm), or use a release tarball"
+    say "building dist/ (npm ci, npm run build)"
+    (cd "$SRC_DIR" && npm ci --no-audit --no-fund >/dev/null && npm run build >/dev/null) || die "build failed"
+  fi
+  for f in dist/cli.cjs dist/hook.cjs templates/settings.ini templates/dkms/dkms.conf templates/dkms/Makefile; do
+    [[ -f $SRC_DIR/$f ]] || die "missing $SRC_DIR/$f"
+  done
+}
+
+ensure_node() {
+  if node_ok; then say "node $(node --version) is there"; return; fi
+  # Debian's own nodejs: 18.20 on bookworm (PVE 8), 20.19 on trixie (PVE 9); no other Node builds
+  apt_install nodejs
+  node_ok || die "Debian's nodejs is $(node --version 2>/dev/null || echo missing); pve-usb-gadget needs >= 18.20"
+}
+
+install_file() { # install_file SRC DEST: 0755, root, replaced atomically; says whether it changed
+  if cmp -s "$1" "$2"; then say "$2 is up to date"; return; fi
+  install -m 0755 "$1" "$2.tmp.$$" && mv "$2.tmp.$$" "$2"
+  done_ "installed $2"
+}
+
+storage_content() { # the content list of storage $1 from storage.cfg
+  awk -v id="$1" '/^[a-z]+: / { cur = ($2 == id) } cur && $1 == "content" { print $2 }' /etc/pve/storage.cfg
+}
+
+install_hook() {
+  grep -Eq "^[a-z]+: $STORAGE\$" /etc/pve/storage.cfg || die "storage '$STORAGE' not found in /etc/pve/storage.cfg (--storage)"
+  local content
+  content=$(storage_content "$STORAGE")
+  if [[ ,$content, != *,snippets,* ]]; then
+    pvesm set "$STORAGE" --content "${content:+$content,}snippets" || die "pvesm set $STORAGE --content ... failed"
+    cluster_state_add "snippets:$STORAGE"
+    done_ "enabled the snippets content type on storage $STORAGE"
+  fi
+  HOOKSCRIPT="$STORAGE:snippets/$HOOK_NAME"
+  HOOK_PATH=$(pvesm path "$HOOKSCRIPT") || die "pvesm path $HOOKSCRIPT failed"
+  mkdir -p "$(dirname "$HOOK_PATH")"
+  install_file "$SRC_DIR/dist/hook.cjs" "$HOOK_PATH"
+  printf '%s\n' "$HOOKSCRIPT" >"$HOOKSCRIPT_FILE"
+  state_set "$NODE_STATE" hook "$HOOK_PATH"
+}
+
+kernel_upstream_version() { # 6.8.12 for "PMX 6.8.12-4", 6.1.192 for "Debian 6.1.192-2"
+  local v
+  if [[ $(uname -v) =~ (PMX|Debian)\ ([0-9]+\.[0-9]+(\.[0-9]+)?) ]]; then v=${BASH_REMATCH[2]}
+  elif [[ $(uname -r) =~ ^([0-9]+\.[0-9]+(\.[0-9]+)?) ]]; then v=${BASH_REMATCH[1]}
+  else die "cannot tell the upstream version of kernel $(uname -r)"; fi
+  echo "${v%.0}"
+}
+
+get_udc_source() { # get_udc_source DEST: dummy_hcd.c for the running kernel
+  local src=$KERNEL_SOURCE
+  if [[ -z $src ]]; then
+    local url="$KERNEL_GIT/$UDC_SOURCE?h=v$KVER_UPSTREAM"
+    say "downloading $UDC_SOURCE of Linux $KVER_UPSTREAM from kernel.org"
+    curl -fsSL --max-time 120 -o "$1" "$url" || die "download of $url failed; offline: --kernel-source PATH"
+  elif [[ -d $src ]]; then
+    if [[ -f $src/$UDC_SOURCE ]]; then cp "$src/$UDC_SOURCE" "$1"
+    elif [[ -f $src/dummy_hcd.c ]]; then cp "$src/dummy_hcd.c" "$1"
+    else die "--kernel-source $src holds neither $UDC_SOURCE nor dummy_hcd.c"; fi
+  elif [[ -f $src && $src == *.c ]]; then cp "$src" "$1"
+  elif [[ -f $src ]]; then
+    tar -xf "$src" -O --wildcards --no-anchored "$UDC_SOURCE" >"$1" 2>/dev/null && [[ -s $1 ]] \
+      || die "no $UDC_SOURCE in $src"
+  else die "--kernel-source $src does not exist"; fi
+  grep -q 'dummy_hcd' "$1" && grep -q 'MODULE_LICENSE' "$1" || die "$1 does not look like dummy_hcd.c"
+}
+
+ensure_dummy_hcd() {
+  KVER=$(uname -r)
+  KVER_UPSTREAM=$(kernel_upstream_version)
+  local dst=/usr/src/$DKMS_NAME-$KVER_UPSTREAM current id="$DKMS_NAME/$KVER_UPSTREAM"
+  current=$(modinfo -n dummy_hcd 2>/dev/null || true)
+  if [[ -n $current && $current != */updates/dkms/* && $BUILD_DUMMY_HCD == 0 ]]; then
+    say "kernel $KVER has its own dummy_hcd ($current)"
+    report_scheduler "$(scheduler_of_module "$current")" "kernel $KVER"
+    return
+  fi
+  # built before and no new source given: nothing to download or build
+  if [[ -n $KERNEL_SOURCE ]] || ! dkms_installed "$id"; then build_dummy_hcd "$id" "$dst"; fi
+  say "dummy_hcd $id is built and installed for $KVER"
+  state_set "$NODE_STATE" dkms "$id"
+  local ko
+  ko=$(modinfo -n dummy_hcd 2>/dev/null || true)
+  [[ $ko == */updates/dkms/* ]] || die "modprobe would not load the DKMS dummy_hcd (modinfo -n dummy_hcd: ${ko:-nothing})"
+  report_scheduler "$(scheduler_of_source "$dst/dummy_hcd.c")" "DKMS $KVER_UPSTREAM"
+  if [[ -d /sys/module/dummy_hcd && $(cat /sys/module/dummy_hcd/taint 2>/dev/null) != *O* ]]; then
+    warn "the kernel's own dummy_hcd is loaded; the DKMS one is used once it is unloaded (no VM with a stick running)"
+  fi
+  secure_boot_on && check_signature "$ko"
+  return 0
+}
+
+dkms_installed() { command -v dkms >/dev/null && dkms status "$1" -k "$KVER" 2>/dev/null | grep -q ': installed'; }
+
+build_dummy_hcd() { # build_dummy_hcd ID SRC_DIR: source, headers and tools, then dkms add/build/install
+  local id=$1 dst=$2 tmp=$WORK
+  get_udc_source "$tmp/dummy_hcd.c"
+  if [[ ! -e /lib/modules/$KVER/build ]]; then
+    local pkg=proxmox-headers-$KVER
+    apt-cache show "$pkg" >/dev/null 2>&1 || apt-get update -q >/dev/null
+    apt-cache show "$pkg" >/dev/null 2>&1 || die "no package $pkg: install the headers of kernel $KVER"
+    # the metapackage brings the headers of future kernels too, so DKMS can rebuild for them
+    if apt-cache show proxmox-default-headers >/dev/null 2>&1; then apt_install "$pkg" proxmox-default-headers; else apt_install "$pkg"; fi
+  fi
+  command -v dkms >/dev/null || apt_install dkms
+  command -v make >/dev/null && command -v gcc >/dev/null || apt_install make gcc
+  cmp -s "$tmp/dummy_hcd.c" "$dst/dummy_hcd.c" && dkms_installed "$id" && return
+  [[ -d /var/lib/dkms/$DKMS_NAME/$KVER_UPSTREAM ]] && dkms remove "$id" --all >/dev/null
+  rm -rf "$dst" && mkdir -p "$dst"
+  cp "$tmp/dummy_hcd.c" "$dst/dummy_hcd.c"
+  sed -e "s|@PACKAGE_NAME@|$DKMS_NAME|g" -e "s|@PACKAGE_VERSION@|$KVER_UPSTREAM|g" \
+    "$SRC_DIR/templates/dkms/dkms.conf" >"$dst/dkms.conf"
+  cp "$SRC_DIR/templates/dkms/Makefile" "$dst/Makefile"
+  local t0=$SECONDS force=()
+  # an in-tree dummy_hcd built from the same source has the same srcversion: DKMS skips it unless forced
+  grep -q '^kernel/.*/dummy_hcd\.ko' "/lib/modules/$KVER/modules.dep" 2>/dev/null && force=(--force)
+  say "building dummy_hcd with DKMS for $KVER (a minute or two)"
+  dkms add "$id" >/dev/null || die "dkms add $id failed"
+  dkms build "$id" -k "$KVER" >"$tmp/build.log" 2>&1 \
+    || { tail -n 20 "$tmp/build.log" >&2; die "dkms build $id failed (see /var/lib/dkms/$DKMS_NAME/$KVER_UPSTREAM/build/make.log)"; }
+  dkms install "$id" -k "$KVER" "${force[@]}" >"$tmp/install.log" 2>&1 || { tail -n 20 "$tmp/install.log" >&2; die "dkms install $id failed"; }
+  done_ "built and installed dummy_hcd $KVER_UPSTREAM with DKMS for kernel $KVER in $((SECONDS - t0)) s"
+}
+
+check_signature() { # Secure Boot: DKMS signs with its MOK; the firmware must know that key
+  [[ -n $(modinfo -F signer "$1" 2>/dev/null) ]] || die "Secure Boot is on but $1 is not signed: check DKMS's signing key (/var/lib/dkms/mok.key)"
+  local cert=/var/lib/dkms/mok.pub
+  if mokutil --test-key "$cert" 2>/dev/null | grep -q 'already enrolled'; then
+    say "dummy_hcd is signed with the DKMS key, which the firmware trusts"
+  else
+    warn "Secure Boot: dummy_hcd is signed with the DKMS key $cert, which is not enrolled yet. Run"
+    warn "  mokutil --import $cert   (choose a one-time password), reboot, pick 'Enroll MOK' in the blue"
+    warn "  MOK manager screen and enter that password. Until then the kernel refuses to load dummy_hcd."
+    NEXT_EXTRA="mokutil --import $cert, then reboot and enroll it"
+  fi
+}
+
+write_modprobe_conf() {
+  local want
+  want=$(printf '%s\n%s\n' "# pve-usb-gadget (install.sh): controllers (= sticks at once) and speeds of dummy_hcd" \
+    "options dummy_hcd num=$CONTROLLERS is_high_speed=1 is_super_speed=1")
+  [[ -f $MODPROBE_CONF && $(cat "$MODPROBE_CONF") == "$want" ]] && return
+  printf '%s\n' "$want" >"$MODPROBE_CONF"
+  done_ "wrote $MODPROBE_CONF (num=$CONTROLLERS)"
+}
+
+cluster_state_add() {
+  mkdir -p "$CLUSTER_DIR"
+  grep -qxF "$1" "$CLUSTER_STATE" 2>/dev/null || printf '%s\n' "$1" >>"$CLUSTER_STATE"
+}
+cluster_has() { grep -qxF "$1" "$CLUSTER_STATE" 2>/dev/null; }
+
+# The role, user, privilege-separated token and ACLs, once per cluster (pveum acts cluster-wide).
+ensure_api_access() {
+  local privs
+  privs=$("$CLI" privileges --comma) || die "pve-usb-gadget privileges failed"
+  if pveum role list --output-format json | json_has roleid "$ROLE"; then
+    pveum role modify "$ROLE" --privs "$privs" # replaces the list: exactly these privileges
+  else
+    pveum role add "$ROLE" --privs "$privs"
+    cluster_state_add role
+    done_ "created role $ROLE: $privs"
+  fi
+  if ! pveum user list --output-format json | json_has userid "$API_USER"; then
+    pveum user add "$API_USER" --comment "pve-usb-gadget hook and CLI (API token only, no password)"
+    cluster_state_add user
+    done_ "created user $API_USER (no password: it cannot log in)"
+  fi
+  local have_token=0
+  pveum user token list "$API_USER" --output-format json | json_has tokenid "$TOKEN_NAME" && have_token=1
+  if ((have_token)) && [[ -s $SECRET ]]; then
+    say "API token $TOKEN_ID exists and its secret is in $SECRET"
+  else
+    # a token whose secret is lost is useless: replace it
+    ((have_token)) && pveum user token remove "$API_USER" "$TOKEN_NAME"
+    local json secret
+    json=$(pveum user token add "$API_USER" "$TOKEN_NAME" --privsep 1 --comment "pve-usb-gadget" --output-format json)
+    secret=$(node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const v=JSON.parse(s).value;
+      if(typeof v!=="string"||!/^[0-9a-f-]{36}$/.test(v))process.exit(3);process.stdout.write(v)})' <<<"$json") \
+      || die "pveum user token add did not return a token secret"
+    mkdir -p "$CLUSTER_DIR"
+    (umask 077 && printf '%s\n' "$secret" >"$SECRET.tmp.$$") && chmod 600 "$SECRET.tmp.$$" && mv "$SECRET.tmp.$$" "$SECRET"
+    cluster_state_add token
+    done_ "created API token $TOKEN_ID (privilege-separated); secret stored root-only in $SECRET"
+    if ((SHOW_SECRET)); then printf 'token secret (shown once, as asked): %s\n' "$secret"; fi
+    unset secret json
+  fi
+  local p
+  for p in "${ACL_PATHS[@]}"; do
+    pveum acl modify "$p" --users "$API_USER" --roles "$ROLE"
+    pveum acl modify "$p" --tokens "$TOKEN_ID" --roles "$ROLE"
+  done
+  mkdir -p "$CLUSTER_DIR/nodes"
+  : >"$CLUSTER_DIR/nodes/$(hostname -s)"
+}
+
+render_settings() {
+  local out=$1
+  {
+    printf '; written by pve-usb-gadget install.sh; edit freely: install.sh only rewrites it while unchanged\n'
+    if ((API)); then
+      sed -e 's|^;\[api\]$|[api]|' -e "s|^;url = .*|url = $API_URL|" -e "s|^;token_id = .*|token_id = $TOKEN_ID|" \
+        -e "s|^;secret_file = .*|secret_file = $SECRET|" -e "s|^;ca_file = .*|ca_file = $CA_FILE|" \
+        -e "s|^controllers = .*|controllers = $CONTROLLERS|" "$SRC_DIR/templates/settings.ini"
+    else
+      sed -e "s|^controllers = .*|controllers = $CONTROLLERS|" "$SRC_DIR/templates/settings.ini"
+    fi
+  } >"$out"
+  grep -q "^controllers = $CONTROLLERS\$" "$out" || die "templates/settings.ini has no 'controllers =' line"
+  if ((API)); then
+    grep -qxF "token_id = $TOKEN_ID" "$out" && grep -qx '\[api\]' "$out" || die "templates/settings.ini has no ';[api]' block to fill in"
+  fi
+}
+
+write_settings() {
+  mkdir -p "$ETC" && chmod 0755 "$ETC"
+  local tmp=$SETTINGS.tmp.$$ sum
+  render_settings "$tmp"
+  chmod 0644 "$tmp"
+  "$CLI" --settings "$tmp" status >/dev/null || { rm -f "$tmp"; die "the settings file install.sh wrote does not load (see above)"; }
+  sum=$(sha256sum <"$tmp" | cut -d' ' -f1)
+  if [[ -f $SETTINGS ]]; then
+    local now
+    now=$(sha256sum <"$SETTINGS" | cut -d' ' -f1)
+    if [[ $now == "$sum" ]]; then rm -f "$tmp"; say "$SETTINGS is up to date"; return; fi
+    if [[ $now != "$(state_get "$NODE_STATE" settings_sha256)" ]]; then
+      rm -f "$tmp"
+      warn "$SETTINGS was edited by hand: left as it is (compare with $SRC_DIR/templates/settings.ini)"
+      return
+    fi
+  fi
+  mv "$tmp" "$SETTINGS"
+  state_set "$NODE_STATE" settings_sha256 "$sum"
+  done_ "wrote $SETTINGS"
+}
+
+do_install() {
+  preflight
+  find_dist
+  mkdir -p "$ETC" && chmod 0755 "$ETC"
+  touch "$NODE_STATE"
+  ensure_node
+  install_file "$SRC_DIR/dist/cli.cjs" "$CLI"
+  install_hook
+  ensure_dummy_hcd
+  write_modprobe_conf
+  if [[ ! -d $IMAGES_DIR ]]; then
+    mkdir -p -m 0750 "$IMAGES_DIR"
+    state_set "$NODE_STATE" images_dir_created 1
+    done_ "created $IMAGES_DIR for stick images"
+  fi
+  if ((API)); then
+    [[ -f $CA_FILE ]] || die "no CA file $CA_FILE (--ca-file)"
+    ensure_api_access
+  fi
+  write_settings
+  say "checking the installation (pve-usb-gadget doctor):"
+  "$CLI" doctor || warn "doctor reported problems (see above)"
+  echo
+  say "installed on $(hostname -s):"
+  local d
+  for d in "${DONE[@]}"; do printf '  - %s\n' "$d"; done
+  ((${#DONE[@]})) || printf '  (nothing new: everything was already in place)\n'
+  echo
+  [[ -n ${NEXT_EXTRA:-} ]] && say "first: $NEXT_EXTRA"
+  say "next: run install.sh on every other node, then give a VM a stick:"
+  printf '  pve-usb-gadget enable <vmid> --image %s/<name>.img [--boot]\n' "$IMAGES_DIR"
+}
+
+# --- uninstall ------------------------------------------------------------------------------------------
+
+do_uninstall() {
+  preflight
+  local users=() f
+  for f in /etc/pve/qemu-server/*.conf; do
+    [[ -f $f ]] || continue
+    # main section only (snapshots follow the first [..] line)
+    awk '/^\[/ { exit } /^hookscript: .*:snippets\/'"$HOOK_NAME"'$/ { found = 1 } END { exit !found }' "$f" \
+      && users+=("$(basename "$f" .conf)")
+  done
+  if ((${#users[@]})) && ((!FORCE)); then
+    die "VMs on this node still use the hook: ${users[*]}; run 'pve-usb-gadget disable <vmid>' for each (or --force: their starts would then fail)"
+  fi
+  local live
+  live=$(ls /sys/kernel/config/usb_gadget 2>/dev/null | grep '^pvug-' || true)
+  [[ -z $live ]] || ((FORCE)) || die "sticks are live ($live): stop those VMs first (or --force)"
+
+  local hook
+  hook=$(state_get "$NODE_STATE" hook)
+  [[ -n $hook && -f $hook ]] && rm -f "$hook" && done_ "removed $hook"
+  [[ -f $CLI ]] && rm -f "$CLI" && done_ "removed $CLI"
+  [[ -f $MODPROBE_CONF ]] && rm -f "$MODPROBE_CONF" && done_ "removed $MODPROBE_CONF"
+  if [[ -d /sys/module/dummy_hcd && $(cat /sys/module/dummy_hcd/taint 2>/dev/null) == *O* ]]; then
+    modprobe -r dummy_hcd 2>/dev/null || warn "could not unload dummy_hcd (in use)"
+  fi
+  if command -v dkms >/dev/null && [[ -d /var/lib/dkms/$DKMS_NAME ]]; then
+    local v
+    for v in /var/lib/dkms/$DKMS_NAME/*/; do
+      v=$(basename "$v")
+      [[ $v =~ ^[0-9] ]] && dkms remove "$DKMS_NAME/$v" --all >/dev/null && done_ "removed DKMS module $DKMS_NAME/$v"
+    done
+  fi
+  rm -rf /usr/src/"$DKMS_NAME"-* /var/lib/dkms/"$DKMS_NAME"
+  if [[ $(state_get "$NODE_STATE" images_dir_created) == 1 ]]; then
+    rmdir "$IMAGES_DIR" 2>/dev/null && done_ "removed the empty $IMAGES_DIR" || say "kept $IMAGES_DIR (it holds images)"
+  fi
+  [[ -d /run/pve-usb-gadget ]] && rm -rf /run/pve-usb-gadget
+  uninstall_cluster_parts
+  local pkgs
+  pkgs=$(state_get "$NODE_STATE" packages)
+  rm -rf "$ETC"
+  if [[ -n ${pkgs// /} ]]; then
+    if ((KEEP_PACKAGES)); then say "kept the packages install.sh had installed:$pkgs"
+    else
+      # shellcheck disable=SC2086
+      DEBIAN_FRONTEND=noninteractive apt-get remove -y -q $pkgs >/dev/null && done_ "removed packages:$pkgs (apt autoremove removes what they pulled in)"
+    fi
+  fi
+  echo
+  say "uninstalled from $(hostname -s):"
+  for f in "${DONE[@]}"; do printf '  - %s\n' "$f"; done
+  ((${#DONE[@]})) || printf '  (nothing was installed)\n'
+}
+
+uninstall_cluster_parts() {
+  [[ -d $CLUSTER_DIR ]] || return 0
+  rm -f "$CLUSTER_DIR/nodes/$(hostname -s)"
+  local others
+  others=$(ls "$CLUSTER_DIR/nodes" 2>/dev/null | tr '\n' ' ')
+  if [[ -n $others ]] && ((!PURGE_CLUSTER)); then
+    say "kept the API user, token, role and secret: nodes $others still use them (--purge-cluster removes them)"
+    return
+  fi
+  local p
+  if cluster_has token; then
+    for p in "${ACL_PATHS[@]}"; do pveum acl delete "$p" --tokens "$TOKEN_ID" --roles "$ROLE" 2>/dev/null || true; done
+    pveum user token remove "$API_USER" "$TOKEN_NAME" 2>/dev/null && done_ "removed API token $TOKEN_ID"
+  fi
+  if cluster_has user; then
+    for p in "${ACL_PATHS[@]}"; do pveum acl delete "$p" --users "$API_USER" --roles "$ROLE" 2>/dev/null || true; done
+    pveum user delete "$API_USER" && done_ "removed user $API_USER"
+  fi
+  cluster_has role && pveum role delete "$ROLE" && done_ "removed role $ROLE"
+  local line storage content
+  while read -r line; do
+    [[ $line == snippets:* ]] || continue
+    storage=${line#snippets:}
+    local dir
+    dir=$(dirname "$(pvesm path "$storage:snippets/x" 2>/dev/null)" 2>/dev/null || true)
+    if [[ -n $dir && -n $(ls -A "$dir" 2>/dev/null) ]]; then
+      say "kept the snippets content type on $storage: $dir holds other files"; continue
+    fi
+    content=$(storage_content "$storage" | tr ',' '\n' | grep -vx snippets | paste -sd, -)
+    pvesm set "$storage" --content "$content" && done_ "disabled the snippets content type on $storage again"
+    [[ -n $dir ]] && rmdir "$dir" 2>/dev/null || true
+  done <"$CLUSTER_STATE"
+  rm -rf "$CLUSTER_DIR" && done_ "removed $CLUSTER_DIR (token secret)"
+}
+
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+if [[ $MODE == install ]]; then do_install; else do_uninstall; fi

@@ -1,0 +1,153 @@
+// npm run bench: throughput, latency and scale of the emulated stick on a real kernel (one test VM per
+// section, see test/e2e/guest/bench-main.ts), written to bench/results/<date>.json and .md.
+//   --quick            small sizes and one run each (to try the bench out, not for figures)
+//   --only=a,b         sections: disk, guest, latency, scale
+//   --linux / --no-linux   the nested Linux guest (slow under nested TCG; off by default)
+//   --out=DIR          where to write (default bench/results)
+//   --kernel-args=a;b  extra test VM kernel arguments
+//   --variants=a,b     also time test/e2e/.build/hook-a.cjs, ... (other builds of the hook) warm, interleaved
+//                      with dist/hook.cjs, in the latency section: for trying start-up changes
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { renderMarkdown, type Machine } from '../bench/markdown.js';
+import { summarize, type Raw } from '../bench/summary.js';
+import type { BenchOptions, Section } from '../test/e2e/guest/bench-main.js';
+import { bundleForVm } from '../test/e2e/harness/bundle.js';
+import { cacheDir, projectRoot, runInVm } from '../test/e2e/harness/vm.js';
+
+const SECTIONS: Section[] = ['disk', 'guest', 'latency', 'scale'];
+const VM_MEM_MB = 3072;
+const VM_CPUS = 2;
+
+const args = process.argv.slice(2);
+const flag = (name: string) => args.includes(`--${name}`);
+const value = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
+const quick = flag('quick');
+const only = (value('only')?.split(',') ?? SECTIONS) as Section[];
+const outDir = value('out') ?? join(projectRoot(), 'bench', 'results');
+for (const s of only) if (!SECTIONS.includes(s)) throw new Error(`unknown section ${s}; sections: ${SECTIONS.join(', ')}`);
+const linux = flag('linux') && !flag('no-linux');
+
+const options: BenchOptions = quick
+  ? {
+      disk: { runs: 1, mib: 32, fullMib: 2, speeds: ['super', 'high', 'full'] },
+      guest: { speeds: ['super'], loadMib: 32, loadRuns: 1, linux, linuxMib: 16, linuxRuns: 1, linuxTimeoutMs: 1_200_000 },
+      latency: { runs: 2, controllers: 8 },
+      scale: { counts: [1, 4], runs: 1 },
+    }
+  : {
+      disk: { runs: 3, mib: 256, fullMib: 8, speeds: ['super', 'high', 'full'] },
+      guest: { speeds: ['super', 'high'], loadMib: 256, loadRuns: 3, linux, linuxMib: 64, linuxRuns: 3, linuxTimeoutMs: 1_200_000 },
+      latency: { runs: 5, controllers: 8 },
+      scale: { counts: [1, 4, 8, 16], runs: 3 },
+    };
+const variants = value('variants')?.split(',').filter(Boolean) ?? [];
+if (variants.length > 0) options.latency.variants = variants.map((name) => ({ name, path: `/project/test/e2e/.build/hook-${name}.cjs` }));
+const TIMEOUT_MS: Record<Section, number> = { disk: 1_800_000, guest: linux ? 3_600_000 : 1_800_000, latency: 900_000, scale: 1_200_000 };
+
+// no_timer_check: a busy host can starve the TCG guest during the kernel's IO-APIC timer check (it then
+// panics). --kernel-args=a,b adds more (e.g. clearcpuid=erms,fsrm: see docs/benchmark.md).
+const KERNEL_ARGS = ['no_timer_check', ...(value('kernel-args')?.split(';').filter(Boolean) ?? [])];
+
+const say = (line: string) => process.stdout.write(`${line}\n`);
+
+async function runSection(entry: string, section: Section): Promise<{ raw?: unknown; vm?: Record<string, unknown>; error?: string }> {
+  const resultsDir = mkdtempSync(join(tmpdir(), 'pvug-bench-'));
+  writeFileSync(join(resultsDir, 'options.json'), JSON.stringify(options));
+  let started = false;
+  let partial = '';
+  const clocks: { vm: number; host: number }[] = [];
+  try {
+    const run = await runInVm({
+      script: `exec node ${entry} ${section} /results/out.json /results/options.json`,
+      resultsDir,
+      memMb: VM_MEM_MB,
+      cpus: VM_CPUS,
+      timeoutMs: TIMEOUT_MS[section],
+      kernelArgs: KERNEL_ARGS,
+      extraShares: section === 'guest' ? [{ hostPath: join(cacheDir(), 'bench-guest'), tag: 'benchguest', mountPoint: '/bench-guest', readOnly: true }] : [],
+      onConsole: (chunk) => {
+        // progress lines of the section ("bench: ..."), whole lines only
+        const lines = (partial + chunk.replaceAll('\r', '')).split('\n');
+        partial = lines.pop() ?? '';
+        for (const l of lines) {
+          if (l.includes('pvug-stage2: running the job')) started = true;
+          else if (started && l.startsWith('bench-clock ')) clocks.push({ vm: Number(l.split(' ')[1]), host: Date.now() });
+          else if (started && l.startsWith('bench')) say(`  ${l}`);
+        }
+      },
+    });
+    if (run.exitCode !== 0) return { error: `exit ${run.exitCode}: ${run.output.trim().split('\n').slice(-15).join('\n')}` };
+    const out = JSON.parse(readFileSync(join(resultsDir, 'out.json'), 'utf8')) as { result: unknown; vm: Record<string, unknown>; loadBefore: number[]; loadAfter: number[] };
+    const [a, b] = [clocks[0], clocks[clocks.length - 1]];
+    // > 1: the VM's clock ran fast against the host's; in-VM timings are off by the same factor
+    const vmClockRate = a && b && b.host - a.host > 10_000 ? (b.vm - a.vm) / (b.host - a.host) : undefined;
+    return { raw: out.result, vm: { ...out.vm, loadBefore: out.loadBefore, loadAfter: out.loadAfter, vmClockRate } };
+  } catch (err) {
+    return { error: err instanceof Error ? err.message : String(err) };
+  } finally {
+    rmSync(resultsDir, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  const t0 = Date.now();
+  const loadBefore = loadavg();
+  say(`bench: sections ${only.join(', ')}${quick ? ' (quick)' : ''}; host load average ${loadBefore.map((x) => x.toFixed(2)).join(' ')}`);
+  const entry = await bundleForVm('test/e2e/guest/bench-main.ts', 'bench');
+  const raw: Raw = {};
+  const errors: string[] = [];
+  const vms: Record<string, unknown>[] = [];
+  for (const section of only) {
+    const t = Date.now();
+    say(`bench: section ${section}: booting the test VM`);
+    const r = await runSection(entry, section);
+    say(`bench: section ${section}: ${r.error ? `FAILED (${r.error.split('\n')[0]})` : 'done'} in ${((Date.now() - t) / 1000).toFixed(0)} s`);
+    if (r.error) errors.push(`${section}: ${r.error}`);
+    if (r.raw) (raw as Record<string, unknown>)[section] = r.raw;
+    if (r.vm) vms.push({ section, ...r.vm });
+  }
+
+  const vm = vms[0] as { kernel?: string; node?: string } | undefined;
+  const date = new Date().toISOString().slice(0, 10);
+  const notes = [
+    ...(quick ? ['--quick: small sizes, one run each: not figures to quote.'] : []),
+    ...(KERNEL_ARGS.length > 1 ? [`Test VM kernel arguments added: ${KERNEL_ARGS.slice(1).join(' ')}.`] : []),
+    ...(variants.length > 0 ? [`Hook variants timed next to the shipped one: ${variants.join(', ')}.`] : []),
+    ...(only.length < SECTIONS.length ? [`Only sections ${only.join(', ')}.`] : []),
+    ...(linux ? [] : ['Nested Linux guest not run (--linux): under nested TCG it needs minutes to boot; the guest-visible figure is the BIOS loader.']),
+    `Test VM clock against the host's (1.00 = in-VM timings are true): ${vms.map((v) => `${String(v.section)} ${typeof v.vmClockRate === 'number' ? v.vmClockRate.toFixed(3) : 'n/a'}`).join(', ')}.`,
+    ...errors.map((e) => `Section failed: ${e.split('\n')[0]}`),
+  ];
+  const machine: Machine = {
+    date,
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    memGiB: Math.round(totalmem() / 2 ** 30),
+    hostKernel: release(),
+    qemu: execFileSync('qemu-system-x86_64', ['--version']).toString().split('\n')[0]?.replace(/^QEMU emulator version /, '') ?? '?',
+    testKernel: vm?.kernel,
+    node: vm?.node,
+    vmCpus: VM_CPUS,
+    vmMemMb: VM_MEM_MB,
+    loadBefore,
+    loadAfter: loadavg(),
+    durationS: (Date.now() - t0) / 1000,
+    notes,
+  };
+  const summary = summarize(raw);
+  mkdirSync(outDir, { recursive: true });
+  const base = join(outDir, date);
+  writeFileSync(`${base}.json`, `${JSON.stringify({ machine, options, summary, errors, vms, raw }, null, 1)}\n`);
+  writeFileSync(`${base}.md`, renderMarkdown(summary, machine));
+  say(`bench: wrote ${base}.json and ${base}.md in ${(machine.durationS / 60).toFixed(1)} min`);
+  for (const t of summary.targets) say(`bench: target ${t.met === undefined ? 'n/a' : t.met ? 'MET ' : 'MISSED'}: ${t.name}: ${t.measured}`);
+  process.exit(errors.length > 0 ? 1 : 0);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

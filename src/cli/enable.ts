@@ -1,0 +1,179 @@
+/**
+ * `pve-usb-gadget enable <vmid> --image PATH ...`: everything a VM needs to get its stick at the next
+ * start. Reads first, decides every change, refuses before changing anything, then applies:
+ *   1. the USB mapping usb-gadget-<vmid> with this node's entry (API, Mapping.Modify)
+ *   2. the [usb-gadget] section in the notes and a usbN: mapping=... line (API, one PUT with the digest
+ *      read in step 0, so a concurrent edit of the notes makes it fail instead of being overwritten)
+ *   3. hookscript and, with --boot, the boot order (qm set as root: see privileges.ts)
+ * Running it again with the same options changes nothing.
+ */
+import { randomBytes } from 'node:crypto';
+import { GadgetError, NotesError } from '../errors.js';
+import { checkImage } from '../host/image-policy.js';
+import { smbiosUuid } from '../hook/vm-source.js';
+import { ensureMapping, mappingName, parseMapEntry, vmidOfMapping, withNodeEntry } from '../proxmox/mapping.js';
+import { deriveSerial } from '../spec/serial.js';
+import { usbId, type GadgetSpec } from '../spec/types.js';
+import { validateNotes } from '../spec/validate.js';
+import type { AdminDeps } from './admin-deps.js';
+import { isOurHookscript } from './hookscript.js';
+import { hasGadgetSection, readMainKeys, setGadgetKeys } from './notes-edit.js';
+import { bootOrderWithFirst, chooseUsbSlot } from './usb-slot.js';
+
+export interface EnableOptions {
+  image: string;
+  vendorId?: string;
+  productId?: string;
+  serial?: string;
+  manufacturer?: string;
+  product?: string;
+  inquiry?: string;
+  speed?: string;
+  /** put the stick first in the boot order */
+  boot?: boolean;
+  /** hookscript volume id to set, e.g. local:snippets/pve-usb-gadget-hook.cjs */
+  hookscript: string;
+}
+
+export interface EnableResult {
+  /** one line per change made; empty when everything was in place already */
+  changes: string[];
+  serial: string;
+  usbKey: string;
+  mapping: string;
+  usbId: string;
+}
+
+export const randomSerial = (): string => randomBytes(8).toString('hex').toUpperCase();
+
+/** The option → notes key pairs enable writes (only the options given). */
+function keysFromOptions(o: EnableOptions): Map<string, string> {
+  const pairs: [string, string | undefined][] = [
+    ['image', o.image],
+    ['vendor_id', o.vendorId],
+    ['product_id', o.productId],
+    ['serial', o.serial],
+    ['manufacturer', o.manufacturer],
+    ['product', o.product],
+    ['inquiry', o.inquiry],
+    ['speed', o.speed],
+  ];
+  return new Map(pairs.filter((p): p is [string, string] => p[1] !== undefined));
+}
+
+/**
+ * The serial to pin when none is given: the one the VM already shows (derived from its smbios1 uuid) when
+ * the notes already configure a stick, since unRAID ties its licence to it; a random one for a new stick.
+ */
+function serialToPin(notes: string, vmid: number, uuid: string | undefined, random: () => string): string | undefined {
+  if (readMainKeys(notes).has('serial')) return undefined;
+  return hasGadgetSection(notes) ? deriveSerial({ vmid, smbiosUuid: uuid }).serial : random();
+}
+
+export async function enableVm(deps: AdminDeps, vmid: number, opts: EnableOptions): Promise<EnableResult> {
+  const { api, qm, settings } = deps;
+  const node = settings.node;
+  const name = mappingName(vmid);
+  const [{ config, digest }, status, root, version] = await Promise.all([
+    api.getVmConfig(node, vmid),
+    api.getVmStatus(node, vmid),
+    qm.config(vmid),
+    api.version(),
+  ]);
+  const notes = config.description === undefined ? '' : String(config.description);
+  const uuid = smbiosUuid(config.smbios1 === undefined ? undefined : String(config.smbios1));
+
+  const keys = keysFromOptions(opts);
+  const pin = opts.serial === undefined ? serialToPin(notes, vmid, uuid, deps.randomSerial ?? randomSerial) : undefined;
+  if (pin !== undefined) keys.set('serial', pin);
+  let newNotes: string;
+  try {
+    newNotes = setGadgetKeys(notes, keys);
+  } catch (err) {
+    throw new GadgetError(`cannot write that value into the notes: ${(err as Error).message}`, { fix: 'leave out double quotes and line breaks' });
+  }
+  const result = validateNotes(newNotes, { vmid, smbiosUuid: uuid, defaultSpeed: settings.defaultSpeed });
+  if (result.kind === 'invalid') throw new NotesError(result.problems);
+  if (result.kind !== 'ok') throw new GadgetError('the edited notes have no [usb-gadget] section', { fix: 'report this as a bug' });
+  const spec = result.spec;
+  checkImages(deps, spec);
+  const id = usbId(spec);
+
+  const pveMajor = Number.parseInt(version.version, 10) || 8;
+  const slot = chooseUsbSlot(config, name, pveMajor);
+  if (slot.kind === 'full') {
+    throw new GadgetError(`VM ${vmid} has no free usbN slot (usb0..usb${slot.max - 1} are taken)`, {
+      fix: slot.modern ? 'remove a USB device from the VM' : 'remove a USB device, or use machine >= 7.1 with ostype l26 or Windows > 7 (14 slots)',
+    });
+  }
+  const hookscript = root.hookscript;
+  if (hookscript !== undefined && hookscript !== opts.hookscript && !isOurHookscript(hookscript)) {
+    throw new GadgetError(`VM ${vmid} already has hookscript ${hookscript}; a VM can have only one`, {
+      fix: `remove it (qm set ${vmid} --delete hookscript) or call it from your own script, then run enable again`,
+    });
+  }
+
+  const mapping = await api.getUsbMapping(name);
+  const mappingChange = !mapping || withNodeEntry(mapping.map, node, id).changed;
+  const set: Record<string, string> = {};
+  const setText: string[] = [];
+  if (newNotes !== notes) {
+    set.description = newNotes;
+    setText.push(`[usb-gadget] section in the notes (image ${spec.luns[0]?.image}, ${id}, serial ${spec.serial})`);
+  }
+  if (slot.kind === 'free') {
+    set[slot.key] = `mapping=${name}`;
+    setText.push(`${slot.key}: mapping=${name}`);
+  }
+  const rootSet: Record<string, string> = {};
+  if (hookscript !== opts.hookscript) rootSet.hookscript = opts.hookscript;
+  if (opts.boot) {
+    const boot = bootOrderWithFirst({ ...config, [slot.key]: `mapping=${name}` }, slot.key);
+    if (boot !== undefined) rootSet.boot = boot;
+  }
+  const rootText = Object.entries(rootSet).map(([k, v]) => `${k} ${v}`);
+  const planned = [...(mappingChange ? [`USB mapping ${name}: ${node} -> ${id}`] : []), ...setText, ...rootText];
+
+  if (status.status === 'running' && planned.length > 0) {
+    throw new GadgetError(
+      `VM ${vmid} is running: its stick is built by the hook when the VM starts, so these changes would not apply now (${planned.join('; ')})`,
+      { fix: `shut the VM down, run enable again, then start it` },
+    );
+  }
+  warnSameUsbId(deps, vmid, id, await api.listUsbMappings());
+
+  const changes: string[] = [];
+  if (mappingChange) {
+    const r = await ensureMapping(api, { vmid, node, usbId: id });
+    changes.push(`USB mapping ${name}: ${r.action} (${node} -> ${id})`);
+  }
+  if (Object.keys(set).length > 0) {
+    await api.updateVmConfig(node, vmid, set, { digest });
+    changes.push(...setText);
+  }
+  if (Object.keys(rootSet).length > 0) {
+    await qm.set(vmid, rootSet);
+    changes.push(...rootText);
+  }
+  for (const c of changes) deps.print(`VM ${vmid}: ${c}`);
+  deps.print(changes.length > 0 ? `VM ${vmid}: enabled; the stick appears when the VM starts (qm start ${vmid})` : `VM ${vmid}: already enabled, nothing changed`);
+  return { changes, serial: spec.serial, usbKey: slot.key, mapping: name, usbId: id };
+}
+
+/** The image policy of this node, checked now rather than at the first start. */
+function checkImages(deps: AdminDeps, spec: GadgetSpec): void {
+  for (const lun of spec.luns) {
+    checkImage(deps.fs, deps.settings, lun.index === 0 ? 'usb-gadget.image' : `usb-gadget.lun${lun.index}.image`, lun.image, lun.readonly, []);
+  }
+}
+
+/** Two sticks with one VID:PID cannot be live on one node at once (pre-start refuses the second). */
+function warnSameUsbId(deps: AdminDeps, vmid: number, id: string, mappings: readonly { id: string; map: string[] }[]): void {
+  for (const m of mappings) {
+    const other = vmidOfMapping(m.id);
+    if (other === undefined || other === vmid) continue;
+    if (m.map.some((e) => parseMapEntry(e)?.id?.toLowerCase() === id)) {
+      deps.print(`warning: VM ${other} uses ${id} too: the two cannot run on the same node at once; give one another --product-id`);
+    }
+  }
+}

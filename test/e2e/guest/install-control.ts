@@ -1,0 +1,229 @@
+/**
+ * Runs INSIDE the test VM: the root side of a one-node "Proxmox VE" for install.sh and the CLI. The
+ * stand-ins for `pveum` and `qm` (pve-standins/) send their argv here over a unix socket; this process
+ * holds the fake API and acts on it:
+ *  - pveum: roles, users, privilege-separated tokens and ACLs as pve-access-control keeps them; after
+ *    each change every token's effective privileges (token ACLs ∩ its user's, propagated to sub-paths)
+ *    are handed to the fake API, which then checks them on every request like PVE does;
+ *  - qm config/set: as root@pam, through an all-privileges token, except `hookscript`, which the fake
+ *    refuses to every token (as PVE does): kept here and shown in `qm config` and <vmid>.conf.
+ * Only the subcommands install.sh and the CLI call exist; anything else fails loudly.
+ */
+import { randomUUID } from 'node:crypto';
+import { rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { FakePve } from '../../fake-pve/index.js';
+import { ProxmoxClient } from '../../../src/proxmox/client.js';
+import { encodeText } from '../../../src/proxmox/local-config.js';
+
+export const CONTROL_SOCKET = '/run/pve-standins.sock';
+export const NODE = 'pve';
+
+interface Reply {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+interface Acl {
+  path: string;
+  kind: 'user' | 'token';
+  id: string;
+  role: string;
+}
+
+const ok = (stdout = ''): Reply => ({ code: 0, stdout, stderr: '' });
+const err = (stderr: string, code = 255): Reply => ({ code, stdout: '', stderr: `${stderr}\n` });
+
+/** `--name value` options and positional arguments */
+function parse(args: readonly string[]): { pos: string[]; opt: Map<string, string> } {
+  const pos: string[] = [];
+  const opt = new Map<string, string>();
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i] as string;
+    if (a.startsWith('--')) opt.set(a.slice(2), args[++i] ?? '');
+    else pos.push(a);
+  }
+  return { pos, opt };
+}
+
+const under = (path: string, acl: string) => acl === '/' || path === acl || path.startsWith(`${acl}/`);
+
+export class PveControl {
+  readonly roles = new Map<string, string[]>();
+  readonly users = new Map<string, { tokens: Map<string, { secret: string; privsep: boolean }> }>();
+  readonly acls: Acl[] = [];
+  readonly hookscripts = new Map<number, string>();
+  private server?: Server;
+
+  private constructor(
+    readonly api: FakePve,
+    private readonly root: ProxmoxClient,
+  ) {}
+
+  static async start(api: FakePve): Promise<PveControl> {
+    const secret = randomUUID();
+    api.addToken('root@pam!standin', secret, {
+      '/': ['VM.Audit', 'VM.Config.Disk', 'VM.Config.CDROM', 'VM.Config.HWType', 'VM.Config.Options', 'VM.Config.CPU', 'VM.Config.Memory', 'VM.Config.Network', 'Mapping.Use'],
+    });
+    const root = new ProxmoxClient({ url: api.url, tokenId: 'root@pam!standin', secret, caPem: api.caPem });
+    const c = new PveControl(api, root);
+    rmSync(CONTROL_SOCKET, { force: true });
+    c.server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString()));
+      req.on('end', () => {
+        const { tool, args } = JSON.parse(body) as { tool: string; args: string[] };
+        c.handle(tool, args).then(
+          (r) => res.end(JSON.stringify(r)),
+          (e: unknown) => res.end(JSON.stringify(err(e instanceof Error ? e.message : String(e)))),
+        );
+      });
+    });
+    await new Promise<void>((done) => c.server?.listen(CONTROL_SOCKET, done));
+    return c;
+  }
+
+  async close(): Promise<void> {
+    await this.root.close();
+    await new Promise<void>((done) => (this.server ? this.server.close(() => done()) : done()));
+  }
+
+  /** /etc/pve/qemu-server/<vmid>.conf as pmxcfs shows it, with the root-only hookscript in it */
+  syncConfigFile(vmid: number): void {
+    const file = this.api.vmConfigFile(vmid);
+    const h = this.hookscripts.get(vmid);
+    const cut = file.search(/^\[/m);
+    const main = cut < 0 ? file : file.slice(0, cut);
+    const rest = cut < 0 ? '' : file.slice(cut);
+    writeFileSync(`/etc/pve/qemu-server/${vmid}.conf`, `${main}${h ? `hookscript: ${h}\n` : ''}${rest}`);
+  }
+
+  async handle(tool: string, args: string[]): Promise<Reply> {
+    if (tool === 'pveum') return this.pveum(args);
+    if (tool === 'qm') return this.qm(args);
+    return err(`standin: unknown tool ${tool}`);
+  }
+
+  private pveum(args: string[]): Reply {
+    const { pos, opt } = parse(args);
+    const json = (v: unknown) => ok(`${JSON.stringify(v)}\n`);
+    const cmd = pos.slice(0, pos[0] === 'user' && pos[1] === 'token' ? 3 : 2).join(' ');
+    const [a, b] = pos.slice(cmd.split(' ').length);
+    switch (cmd) {
+      case 'role list':
+        return json([...this.roles].map(([roleid, privs]) => ({ roleid, privs: privs.join(','), special: 0 })));
+      case 'role add':
+        if (!a || /^PVE/i.test(a)) return err(`400 Parameter verification failed.\nroleid: cannot use role ID starting with the (case-insensitive) 'PVE' namespace`);
+        if (this.roles.has(a)) return err(`create role failed: role '${a}' already exists`);
+        this.roles.set(a, (opt.get('privs') ?? '').split(',').filter(Boolean));
+        break;
+      case 'role modify':
+        if (!a || !this.roles.has(a)) return err(`update role failed: role '${a}' does not exist`);
+        this.roles.set(a, (opt.get('privs') ?? '').split(',').filter(Boolean));
+        break;
+      case 'role delete':
+        if (!a || !this.roles.delete(a)) return err(`delete role failed: role '${a}' does not exist`);
+        this.drop((x) => x.role === a);
+        break;
+      case 'user list':
+        return json([...this.users.keys()].map((userid) => ({ userid, enable: 1 })));
+      case 'user add':
+        if (!a || !/^[^\s@]+@pve$/.test(a)) return err(`user add: bad user id '${a}'`);
+        if (this.users.has(a)) return err(`create user failed: user '${a}' already exists`);
+        this.users.set(a, { tokens: new Map() });
+        break;
+      case 'user delete':
+        if (!a || !this.users.has(a)) return err(`delete user failed: user '${a}' does not exist`);
+        for (const t of this.users.get(a)?.tokens.keys() ?? []) this.api.removeToken(`${a}!${t}`);
+        this.users.delete(a);
+        this.drop((x) => x.id === a || x.id.startsWith(`${a}!`));
+        break;
+      case 'user token list':
+        return json([...(this.users.get(a ?? '')?.tokens ?? new Map()).entries()].map(([tokenid, t]) => ({ tokenid, privsep: t.privsep ? 1 : 0 })));
+      case 'user token add': {
+        const user = this.users.get(a ?? '');
+        if (!user || !b) return err(`no such user '${a}'`);
+        if (user.tokens.has(b)) return err(`400 Parameter verification failed.\ntokenid: Token already exists.`);
+        const secret = randomUUID();
+        user.tokens.set(b, { secret, privsep: opt.get('privsep') !== '0' });
+        this.sync();
+        return json({ 'full-tokenid': `${a}!${b}`, info: { privsep: opt.get('privsep') !== '0' ? 1 : 0 }, value: secret });
+      }
+      case 'user token remove':
+        if (!this.users.get(a ?? '')?.tokens.delete(b ?? '')) return err(`no such token '${b}' for user '${a}'`);
+        this.api.removeToken(`${a}!${b}`);
+        this.drop((x) => x.id === `${a}!${b}`);
+        break;
+      case 'acl modify':
+      case 'acl delete': {
+        const role = opt.get('roles') ?? '';
+        if (!a || !this.roles.has(role)) return err(`acl: role '${role}' does not exist`);
+        const targets = [...(opt.get('users') ?? '').split(',').filter(Boolean).map((id) => ({ kind: 'user' as const, id })), ...(opt.get('tokens') ?? '').split(',').filter(Boolean).map((id) => ({ kind: 'token' as const, id }))];
+        for (const t of targets) {
+          this.drop((x) => x.path === a && x.kind === t.kind && x.id === t.id && x.role === role);
+          if (cmd === 'acl modify') this.acls.push({ path: a, role, ...t });
+        }
+        break;
+      }
+      default:
+        return err(`pveum stand-in: unsupported command: pveum ${args.join(' ')}`);
+    }
+    this.sync();
+    return ok();
+  }
+
+  private drop(match: (a: Acl) => boolean): void {
+    for (let i = this.acls.length - 1; i >= 0; i--) if (match(this.acls[i] as Acl)) this.acls.splice(i, 1);
+  }
+
+  /** privileges of a user or token on `path`, from ACLs on the path and its parents */
+  private privs(kind: Acl['kind'], id: string, path: string): Set<string> {
+    const out = new Set<string>();
+    for (const x of this.acls) if (x.kind === kind && x.id === id && under(path, x.path)) for (const p of this.roles.get(x.role) ?? []) out.add(p);
+    return out;
+  }
+
+  /** hand every token's effective privileges to the fake API (privsep: token's ∩ user's) */
+  private sync(): void {
+    for (const [userid, user] of this.users) {
+      for (const [name, t] of user.tokens) {
+        const id = `${userid}!${name}`;
+        const paths = new Set(this.acls.filter((x) => (t.privsep ? x.kind === 'token' && x.id === id : x.kind === 'user' && x.id === userid)).map((x) => x.path));
+        const acl: Record<string, string[]> = {};
+        for (const p of paths) {
+          const own = t.privsep ? this.privs('token', id, p) : this.privs('user', userid, p);
+          const user = this.privs('user', userid, p);
+          acl[p] = [...own].filter((x) => user.has(x));
+        }
+        this.api.addToken(id, t.secret, acl);
+      }
+    }
+  }
+
+  private async qm(args: string[]): Promise<Reply> {
+    const [cmd, vmidArg, ...rest] = args;
+    const vmid = Number(vmidArg);
+    if (!Number.isInteger(vmid) || vmid < 100) return err(`qm: bad vmid '${vmidArg}'`, 2);
+    if (cmd === 'config') {
+      const conf: Record<string, string> = Object.fromEntries(Object.entries(this.api.vmEffectiveConfig(vmid)).map(([k, v]) => [k, String(v)]));
+      const h = this.hookscripts.get(vmid);
+      if (h) conf.hookscript = h;
+      return ok(Object.keys(conf).sort().map((k) => `${k}: ${k === 'description' ? encodeText(conf[k] ?? '') : conf[k]}\n`).join(''));
+    }
+    if (cmd !== 'set') return err(`qm stand-in: unsupported command: qm ${args.join(' ')}`);
+    const { opt } = parse(rest);
+    const del = (opt.get('delete') ?? '').split(',').filter(Boolean);
+    opt.delete('delete');
+    const hook = opt.get('hookscript');
+    opt.delete('hookscript');
+    if (hook !== undefined) {
+      if (!/^[a-z][a-z0-9_-]*:snippets\/[^/]+$/i.test(hook)) return err(`400 Parameter verification failed.\nhookscript: invalid format`);
+      this.hookscripts.set(vmid, hook);
+    }
+    if (del.includes('hookscript')) this.hookscripts.delete(vmid);
+    const otherDel = del.filter((k) => k !== 'hookscript');
+    if (opt.size > 0 || otherDel.length > 0) await this.root.updateVmConfig(NODE, vmid, Object.fromEntries(opt), { delete: otherDel });
+    this.syncConfigFile(vmid);
+    return ok();
+  }
+}

@@ -1,0 +1,162 @@
+/**
+ * Issue 5 on a real kernel: an unRAID-shaped release built here from Debian's own files (the test kernel
+ * as bzimage, a busybox payload as bzroot, Debian's syslinux) is served on 127.0.0.1 inside the VM with
+ * release lists and MD5; `image create --unraid-version` builds the stick; the gadget exports it; the
+ * nested guest boots SeaBIOS → syslinux → that kernel → the payload's marker. Then the refusals.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bundleForVm } from './harness/bundle.js';
+import { expectClean } from './harness/scenarios.js';
+import { buildUnraidFixture, type UnraidFixtureManifest } from './harness/unraid-fixture.js';
+import { cachePaths, projectRoot, runInVm, type VmRun } from './harness/vm.js';
+
+const GiB = 1024 * 1024 * 1024;
+const IMAGE = '/var/lib/vz/usb-gadget/unraid.img';
+
+describe('unRAID backing image on a real kernel', () => {
+  let run: VmRun;
+  let facts: Record<string, any> = {};
+  let m: UnraidFixtureManifest;
+  let resultsDir: string;
+
+  beforeAll(async () => {
+    const paths = cachePaths();
+    resultsDir = await mkdtemp(join(tmpdir(), 'pvug-images-'));
+    m = buildUnraidFixture(join(resultsDir, 'unraid-fixture'), {
+      kernel: paths.kernel,
+      kernelRelease: paths.kernelVersion,
+      payloadInit: join(projectRoot(), 'test/e2e/vm/unraid-payload-init'),
+    });
+    // own bundle name: other e2e files rebuild scenarios.cjs while this VM may still be loading it
+    const entry = await bundleForVm('test/e2e/guest/main.ts', 'scenarios-images');
+    const env: Record<string, string> = { PVUG_UNRAID_FIXTURE: '/results/unraid-fixture' };
+    if (process.env.PVUG_ONLY) env.PVUG_ONLY = process.env.PVUG_ONLY;
+    run = await runInVm({ script: `exec node ${entry} images /results/facts.json`, timeoutMs: 1_500_000, memMb: 3072, resultsDir, env });
+    facts = JSON.parse(await readFile(join(resultsDir, 'facts.json'), 'utf8').catch(() => '{}')) as Record<string, any>;
+    // the nested Linux boot (TCG inside TCG) takes minutes on a busy machine
+  }, 1_800_000);
+  afterAll(async () => {
+    if (resultsDir) await rm(resultsDir, { recursive: true, force: true });
+  });
+
+  it('ran the scenarios on Debian node 18 inside the VM', () => {
+    expect(run.exitCode, run.output).toBe(0);
+    expect(facts.nodeVersion).toMatch(/^v18\.20\./);
+  });
+
+  describe('image create --unraid-version, then a BIOS boot of the stick', () => {
+    const f = () => facts.unraidBiosBoot;
+    it('did not crash', () => {
+      expect(f()?.crashed).toBeUndefined();
+    });
+    it('lists the releases of both branches from the combined list', () => {
+      expect(f().releases.code, f().releases.stderr).toBe(0);
+      expect(f().releases.stdout).toMatch(new RegExp(`^stable:\\n  ${m.goodVersion.replace(/\./g, '\\.')} `, 'm'));
+      expect(f().releases.stdout).toMatch(/^next:\n {2}7\.1\.0-pvug-corrupt /m);
+    });
+    it('downloads through the branch list, verifies the checksum, and builds the image', () => {
+      const c = f().create;
+      expect(c.code, c.stderr).toBe(0);
+      expect(c.stdout).toContain(`downloaded /var/lib/vz/usb-gadget/unRAIDServer-${m.goodVersion}-x86_64.zip (`);
+      expect(c.stdout).toContain('checksum ok');
+      expect(f().requests).toEqual([
+        'GET /releases-combined.json',
+        'GET /branches.json',
+        'GET /stable.json',
+        `GET /dl/unRAIDServer-${m.goodVersion}-x86_64.zip`,
+      ]);
+    });
+    it('prints the layout and the notes lines', () => {
+      const out: string = f().create.stdout;
+      expect(out).toContain('UEFI boot enabled: renamed EFI- to EFI');
+      expect(out).toContain("boot record: the release's own syslinux (syslinux/syslinux_linux)");
+      expect(out).toContain(`created ${IMAGE}: 4 GiB (sparse)`);
+      expect(out).toMatch(/MBR, partition 1: FAT32 LBA \(0x0c\), active, sectors 2048\.\.8388607/);
+      expect(out).toMatch(/FAT32 "UNRAID", volume id [0-9A-F]{4}-[0-9A-F]{4}/);
+      expect(out).toContain('boot record from the release');
+      expect(out).toContain(`Add to the VM notes:\n  [usb-gadget]\n  image = ${IMAGE}\n`);
+    });
+    it('leaves the image (sparse, 0600) and the verified zip, nothing else', () => {
+      expect(f().afterCreate).toEqual([`unRAIDServer-${m.goodVersion}-x86_64.zip`, 'unraid.img']);
+      expect(f().image).toMatchObject({ size: 4 * GiB, mode: 0o600 });
+      expect(f().image.allocated).toBeLessThan(64 * 1024 * 1024);
+    });
+    it('inspect says BIOS and UEFI bootable, syslinux in MBR and volume, label UNRAID', () => {
+      const i = f().inspect;
+      expect(i.code, i.stderr).toBe(0);
+      expect(i.stdout).toContain('MBR boot code: syslinux');
+      expect(i.stdout).toMatch(/label "UNRAID".*boot sector: syslinux/);
+      expect(i.stdout).toMatch(/^BIOS boot: yes /m);
+      expect(i.stdout).toMatch(/^UEFI boot: yes /m);
+      expect(i.stdout).toContain('unRAID: label UNRAID ok');
+    });
+    it('the hook exports it and the VM start passes it through', () => {
+      const s = f().start;
+      expect(s.hooks[0].code, s.hooks[0].stderr).toBe(0);
+      expect(s.started, s.error).toBe(true);
+      expect(s.usbDevices).toEqual(['0781:5583']);
+      expect(f().during.gadgets).toEqual(['pvug-300']);
+    });
+    it('the nested guest boots syslinux, then the release kernel, which runs the payload', () => {
+      const b = f().boot;
+      const payload = `pvug-payload: ${m.marker}`;
+      expect(b.seenAtMs.SYSLINUX, b.serial.slice(-2000)).toEqual(expect.any(Number));
+      expect(b.seenAtMs[m.menuTitle], b.serial.slice(-2000)).toEqual(expect.any(Number));
+      expect(b.seenAtMs[payload], b.serial.slice(-2000)).toEqual(expect.any(Number));
+      // in this order on the serial port, and the kernel is the one in the zip
+      const at = (s: string) => b.serial.indexOf(s);
+      expect(at('SYSLINUX')).toBeLessThan(at(m.menuTitle));
+      expect(at(m.menuTitle)).toBeLessThan(at(payload));
+      expect(b.serial).toContain(`${payload} on ${m.kernelRelease}`);
+    });
+    it('post-stop leaves nothing of the gadget', () => {
+      const post = f().stop[1];
+      expect(post.code, post.stderr).toBe(0);
+      expectClean(f().after, expect);
+    });
+  });
+
+  describe('refusals', () => {
+    const r = () => facts.unraidRefusals;
+    it('did not crash', () => {
+      expect(r()?.crashed).toBeUndefined();
+    });
+    it('a download whose MD5 does not match: clear error, the download deleted, no image', () => {
+      const w = r().wrongMd5;
+      const listed = m.releases.find((x) => x.version === m.badMd5Version)!.md5;
+      const real = m.releases.find((x) => x.version === m.goodVersion)!.md5;
+      expect(w.code).toBe(1);
+      expect(w.stderr).toContain(`download of unRAID ${m.badMd5Version} is corrupt (MD5 mismatch: expected ${listed}, got ${real}`);
+      expect(w.stderr).toContain('the file was deleted');
+      expect(r().wrongMd5Requests).toContain(`GET /dl/unRAIDServer-${m.badMd5Version}-x86_64.zip`);
+      expect(w.left).toEqual([]);
+    });
+    it('a listed zip that is not an unRAID release: clear error, no image or temp files; the verified download stays', () => {
+      const n = r().notUnraidDownload;
+      expect(n.code).toBe(1);
+      expect(n.stderr).toMatch(/does not look like an unRAID release: missing bzimage, bzroot, syslinux\/syslinux\.cfg, syslinux\/ldlinux\.c32, syslinux\/mbr\.bin/);
+      expect(n.left).toEqual([`unRAIDServer-${m.notUnraidVersion}-x86_64.zip`]);
+    });
+    it('the same zip given with --from-zip: clear error, nothing left', () => {
+      const z = r().notUnraidZip;
+      expect(z.code).toBe(1);
+      expect(z.stderr).toMatch(/not-unraid\.zip does not look like an unRAID release: missing bzimage/);
+      expect(z.stderr).toContain('fix: use an unRAIDServer-<version>-x86_64.zip from unRAID, or drop --unraid for a plain image');
+      expect(z.left).toEqual([]);
+    });
+    it('a version that is not listed: names the ones that are, nothing left', () => {
+      const u = r().unknownVersion;
+      expect(u.code).toBe(1);
+      expect(u.stderr).toContain('unRAID 6.0.0-nonexistent is not in the release lists');
+      expect(u.stderr).toContain(`choose one of: ${m.goodVersion}, ${m.notUnraidVersion}, ${m.badMd5Version}`);
+      expect(u.left).toEqual([]);
+    });
+  });
+
+  it('kept the token secret out of every hook output', () => {
+    expect(facts.secretLeaked).toBe(false);
+  });
+});

@@ -1,0 +1,173 @@
+/**
+ * install.sh on a real kernel: one VM run (test/e2e/guest/install-main.ts) installs on a one-node
+ * "Proxmox VE" (fake API, stand-ins for pveversion/pveum/pvesm/qm), builds dummy_hcd with DKMS from
+ * Debian's source of the test kernel, boots the nested guest from a stick through that module, disables,
+ * uninstalls and compares the file list before and after.
+ */
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { bundleForVm } from './harness/bundle.js';
+import { runInVm, type VmRun } from './harness/vm.js';
+
+const STANDINS = ['pveversion', 'pveum', 'pvesm', 'qm'];
+/** what the hook and the scenario load: the gadget side, the host's usb-storage, configfs */
+const MODULES = ['dummy_hcd', 'libcomposite', 'usb_f_mass_storage', 'usb_storage', 'configfs'];
+
+function script(entry: string): string {
+  return `set -eu
+kver=$(uname -r)
+M=/usr/lib/modules/$kver
+# DKMS installs into /lib/modules/<kernel> and runs depmod there, but here that is a read-only 9p share of
+# 4000 modules (depmod over 9p under TCG takes minutes). Give it a writable copy of just the modules this
+# test loads (with their dependencies), plus the kernel's module lists: a small real /lib/modules.
+T=/run/modules-$kver
+mkdir -p $T
+cp $M/modules.order $M/modules.builtin $M/modules.builtin.modinfo $T/
+for mod in ${MODULES.join(' ')}; do
+  modprobe --show-depends $mod | awk '$1 == "insmod" { print $2 }'
+done | sort -u | while read -r ko; do
+  mkdir -p "$T/$(dirname "\${ko#$M/}")"
+  cp "$ko" "$T/\${ko#$M/}"
+done
+# what linux-headers-$kver links on a real root
+ln -s /usr/src/linux-headers-$kver $T/build
+mount --bind $T $M
+depmod $kver
+# as udev does on a real host: bash's <(...) (DKMS uses it) needs /dev/fd
+[ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd
+# the Proxmox node name is the host name; the fake cluster's node is "pve"
+hostname pve
+for t in ${STANDINS.join(' ')}; do install -m 0755 /project/test/e2e/guest/pve-standins/$t /usr/local/bin/$t; done
+exec node ${entry} /results/facts.json
+`;
+}
+
+describe('install.sh on a Proxmox VE node (real kernel, DKMS)', () => {
+  let run: VmRun;
+  let f: Record<string, any> = {};
+
+  beforeAll(async () => {
+    await bundleForVm('test/e2e/guest/pve-standins/pve-standin.ts', 'pve-standin');
+    const entry = await bundleForVm('test/e2e/guest/install-main.ts', 'install-main');
+    run = await runInVm({ script: script(entry), timeoutMs: 480_000, memMb: 3072 });
+    f = JSON.parse(await readFile(join(run.resultsDir, 'facts.json'), 'utf8').catch(() => '{}')) as Record<string, any>;
+    const dkms = /with DKMS for kernel \S+ in (\d+) s/.exec(f.install?.stdout ?? '')?.[1];
+    console.log(`install VM run: ${run.durationMs} ms; install.sh ${f.install?.ms} ms (DKMS build ${dkms ?? '?'} s), again ${f.again?.ms} ms, uninstall ${f.uninstall?.ms} ms`);
+    await rm(run.resultsDir, { recursive: true, force: true });
+  });
+
+  it('ran to the end on the real kernel', () => {
+    expect(run.exitCode, run.output).toBe(0);
+    expect(f.uninstall, 'the scenario did not get to the uninstall').toBeDefined();
+  });
+
+  it('refuses Proxmox VE 7 with the reason, before changing anything', () => {
+    expect(f.pve7.code).toBe(1);
+    expect(f.pve7.stderr).toMatch(/Proxmox VE 7 is not supported: USB resource mappings need Proxmox VE 8.0 or later/);
+  });
+
+  describe('install', () => {
+    const out = () => `${f.install.stdout}${f.install.stderr}`;
+    it('succeeds, with Debian\'s node already there (no apt)', () => {
+      expect(f.install.code, out()).toBe(0);
+      expect(out()).toMatch(/node v18\.20\.\d+ is there/);
+      expect(out()).not.toMatch(/apt-get install/);
+    });
+    it('builds dummy_hcd with DKMS from the kernel source and reports its scheduler', () => {
+      expect(out()).toMatch(/built and installed dummy_hcd 6\.1\.\d+ with DKMS for kernel 6\.1\.0-\d+-amd64 in \d+ s/);
+      expect(out()).toMatch(/uses the hrtimer transfer scheduler/);
+      expect(f.modulesAfterInstall.modprobePath).toMatch(/\/updates\/dkms\/dummy_hcd\.ko$/);
+      expect(f.modulesAfterInstall.modprobeIntree).toBe('');
+    });
+    it('installs CLI, hook (executable, snippets enabled) and modprobe options', () => {
+      expect(f.hook.mode).toBe('755');
+      expect(f.storageCfgInstalled).toContain('content iso,vztmpl,backup,snippets');
+      expect(f.modprobeConf).toMatch(/^options dummy_hcd num=4 is_high_speed=1 is_super_speed=1$/m);
+    });
+    it('creates role, user, privilege-separated token and ACLs with exactly the listed privileges', () => {
+      expect(f.apiState.roles).toEqual({ UsbGadget: ['Mapping.Audit', 'Mapping.Modify', 'Mapping.Use', 'VM.Audit', 'VM.Config.HWType', 'VM.Config.Options'] });
+      expect(f.apiState.users).toEqual(['pve-usb-gadget@pve']);
+      const acl = f.apiState.acls.map((a: any) => `${a.path} ${a.kind} ${a.id} ${a.role}`).sort();
+      expect(acl).toEqual([
+        '/mapping/usb token pve-usb-gadget@pve!hook UsbGadget',
+        '/mapping/usb user pve-usb-gadget@pve UsbGadget',
+        '/vms token pve-usb-gadget@pve!hook UsbGadget',
+        '/vms user pve-usb-gadget@pve UsbGadget',
+      ]);
+    });
+    it('stores the secret root-only under /etc/pve/priv and never prints it', () => {
+      expect(f.secret).toEqual({ uuid: true, mode: '600', uid: 0 });
+      expect(f.secretShown).toBe(false);
+      expect(f.settings).toMatch(/^\[api\]$/m);
+      expect(f.settings).toMatch(/^token_id = pve-usb-gadget@pve!hook$/m);
+      expect(f.settings).toMatch(/^secret_file = \/etc\/pve\/priv\/pve-usb-gadget\/token\.secret$/m);
+      expect(f.settings).toMatch(/^controllers = 4$/m);
+    });
+    it('is idempotent: a second run builds nothing and changes nothing', () => {
+      expect(f.again.code, f.again.stderr).toBe(0);
+      expect(f.again.stdout).toMatch(/nothing new: everything was already in place/);
+      expect(f.again.stdout).not.toMatch(/built and installed|created/);
+    });
+    it('doctor passes every check', () => {
+      expect(f.doctor.code, f.doctor.stdout).toBe(0);
+      expect(f.doctor.stdout).toMatch(/^ok {3}dummy_hcd scheduler: hrtimer \(DKMS build/m);
+      expect(f.doctor.stdout).toMatch(/^ok {3}token privileges: has every privilege it needs$/m);
+      expect(f.doctor.stdout).not.toMatch(/^(WARN|FAIL)/m);
+    });
+  });
+
+  describe('enable, start, disable, start', () => {
+    it('enable writes the notes section, usb0, boot order, mapping and hookscript', () => {
+      expect(f.enable.code, f.enable.stderr).toBe(0);
+      expect(f.configEnabled.description).toMatch(/^unRAID test box\.\n\nBackups: nightly\.\n\n```\n\[usb-gadget\]\nimage = \/var\/lib\/vz\/usb-gadget\/vm100\.img\nvendor_id = 0x0781\nproduct_id = 0x5571\nserial = [0-9A-F]{16}\n```$/);
+      expect(f.configEnabled.usb0).toBe('mapping=usb-gadget-100');
+      expect(f.configEnabled.boot).toBe('order=usb0;net0');
+      expect(f.mappingEnabled.map).toEqual(['node=pve,id=0781:5571']);
+      expect(f.qmConfigEnabled).toMatch(/^hookscript: local:snippets\/pve-usb-gadget-hook\.cjs$/m);
+      expect(f.doctorEnabled.stdout).toMatch(/^ok {3}VM 100: 0781:5571, usb0 on pve, mapping usb-gadget-100 ready on pve$/m);
+    });
+    it('the nested guest boots from the stick, through the DKMS-built dummy_hcd', () => {
+      expect(f.start.started, f.start.error).toBe(true);
+      expect(f.start.usbDevices).toEqual(['0781:5571']);
+      expect(f.boot.found, f.boot.serial).toBe(true);
+      // out-of-tree (O) taint: the module the kernel runs is the DKMS build, not the stock one
+      expect(f.modulesDuringStart.loaded).toBe(true);
+      expect(f.modulesDuringStart.taint).toMatch(/O/);
+      expect(f.stop[1].code, f.stop[1].stderr).toBe(0);
+    });
+    it('uninstall refuses while a VM still uses the hook, and changes nothing', () => {
+      expect(f.uninstallRefused.code).toBe(1);
+      expect(f.uninstallRefused.stderr).toMatch(/VMs on this node still use the hook: 100; run 'pve-usb-gadget disable <vmid>'/);
+      expect(f.hookAfterRefusal).toBe(true);
+    });
+    it('disable gives the VM config back as it was before enable', () => {
+      expect(f.disable.code, f.disable.stderr).toBe(0);
+      expect(f.configDisabled).toEqual(f.configBefore);
+      expect(f.qmConfigDisabled).not.toMatch(/^hookscript:/m);
+    });
+    it('a start after disable runs without a stick', () => {
+      expect(f.start2.started, f.start2.error).toBe(true);
+      expect(f.start2.usbDevices).toEqual([]);
+      expect(f.start2.hooks[0].stdout).toContain('no [usb-gadget] section in the notes: nothing to do');
+    });
+  });
+
+  describe('uninstall', () => {
+    it('succeeds and unloads the DKMS module', () => {
+      expect(f.uninstall.code, `${f.uninstall.stdout}${f.uninstall.stderr}`).toBe(0);
+      expect(f.modulesAfterUninstall.loaded).toBe(false);
+      expect(f.modulesAfterUninstall.modprobePath).not.toMatch(/updates\/dkms/);
+    });
+    it('removes token, user, role, ACLs and the snippets content type it had added', () => {
+      expect(f.apiStateAfter).toEqual({ roles: [], users: [], acls: [], mappings: [] });
+      expect(f.storageCfgAfter).toBe(f.storageCfgBefore);
+    });
+    it('leaves no file behind but the image (and DKMS\'s own signing key)', () => {
+      const allowed = (line: string) => line.startsWith(`${f.images} `) || line.startsWith(`${f.images}/vm100.img `) || /^\/var\/lib\/dkms\/mok\.(key|pub) /.test(line);
+      expect(f.files.removed).toEqual([]);
+      expect(f.files.added.filter((l: string) => !allowed(l))).toEqual([]);
+      expect(f.files.added.some((l: string) => l.startsWith(`${f.images}/vm100.img `))).toBe(true);
+    });
+  });
+});

@@ -1,0 +1,144 @@
+// doctor: each check's verdict and fix, against a temporary host tree, stub commands and the fake API.
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { nodeHostFs, type HostFs } from '../../src/apply/host-fs.js';
+import { checkToken, usbIdCollisions, vmLine, type EnabledVm } from '../../src/cli/doctor-cluster.js';
+import { checkHookFile, checkModules, checkNodeVersion, checkScheduler, schedulerOfModule } from '../../src/cli/doctor-host.js';
+import { doctorExitCode, formatChecks, runDoctor } from '../../src/cli/doctor.js';
+import { parseQmConfig, qmSetArgs } from '../../src/cli/qm.js';
+import type { Exec } from '../../src/host/exec.js';
+import { ProxmoxClient } from '../../src/proxmox/client.js';
+import { SettingsError } from '../../src/errors.js';
+import { parseSettings } from '../../src/settings/parse.js';
+import { startFakePve } from '../fake-pve/index.js';
+
+let root: string;
+let fs: HostFs;
+const put = (p: string, content: string | Buffer, mode = 0o644) => {
+  mkdirSync(dirname(join(root, p)), { recursive: true });
+  writeFileSync(join(root, p), content);
+  chmodSync(join(root, p), mode);
+};
+/** commands answered from a table: "modinfo -n dummy_hcd" → stdout, or undefined for exit 1 */
+const execFrom = (table: Record<string, string | undefined>): Exec => async (file, args) => {
+  const out = table[[file, ...args].join(' ')];
+  return out === undefined ? { exitCode: 1, stdout: '', stderr: `${file}: not found` } : { exitCode: 0, stdout: `${out}\n`, stderr: '' };
+};
+
+beforeEach(() => {
+  root = mkdtempSync(join(tmpdir(), 'pvug-doctor-'));
+  fs = nodeHostFs(root);
+});
+afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+describe('host checks', () => {
+  it('modules: loaded or available is fine; a missing dummy_hcd points at install.sh', async () => {
+    mkdirSync(join(root, 'sys/module/libcomposite'), { recursive: true });
+    const exec = execFrom({ 'modinfo -n usb_f_mass_storage': '/lib/modules/k/usb_f_mass_storage.ko', 'uname -r': '6.8.12-4-pve' });
+    const r = await checkModules(fs, exec);
+    expect(r).toMatchObject({ status: 'fail', detail: 'missing for kernel 6.8.12-4-pve: dummy_hcd' });
+    expect(r.fix).toMatch(/install.sh/);
+    const all = await checkModules(fs, execFrom({ 'modinfo -n dummy_hcd': '/x/dummy_hcd.ko', 'modinfo -n usb_f_mass_storage': '/x/u.ko' }));
+    expect(all.status).toBe('ok');
+  });
+
+  it('scheduler: hrtimer is ok, jiffies a warning, from plain and gzip modules', async () => {
+    expect(schedulerOfModule('\0hrtimer_start_range_ns\0')).toBe('hrtimer');
+    expect(schedulerOfModule('\0mod_timer\0')).toBe('jiffies');
+    expect(schedulerOfModule('nothing')).toBe('unknown');
+    put('/lib/modules/k/updates/dkms/dummy_hcd.ko', Buffer.from('\x7fELF\0hrtimer_start_range_ns\0'));
+    const ok = await checkScheduler(fs, execFrom({ 'modinfo -n dummy_hcd': '/lib/modules/k/updates/dkms/dummy_hcd.ko' }));
+    expect(ok).toMatchObject({ status: 'ok' });
+    expect(ok.detail).toMatch(/^hrtimer \(DKMS build/);
+    put('/lib/modules/k/kernel/dummy_hcd.ko.gz', gzipSync(Buffer.from('\x7fELF\0mod_timer\0')));
+    const slow = await checkScheduler(fs, execFrom({ 'modinfo -n dummy_hcd': '/lib/modules/k/kernel/dummy_hcd.ko.gz' }));
+    expect(slow).toMatchObject({ status: 'warn' });
+    expect(slow.detail).toMatch(/^jiffies \(kernel's own/);
+  });
+
+  it('node: 18.20 and newer', () => {
+    expect(checkNodeVersion('18.20.4').status).toBe('ok');
+    expect(checkNodeVersion('20.19.2').status).toBe('ok');
+    expect(checkNodeVersion('18.19.1').status).toBe('fail');
+  });
+
+  it('hook: present, executable and with a #! line on this node', async () => {
+    const exec = execFrom({ 'pvesm path local:snippets/h.cjs': '/var/lib/vz/snippets/h.cjs' });
+    expect((await checkHookFile(fs, exec, 'local:snippets/h.cjs')).detail).toMatch(/missing on this node/);
+    put('/var/lib/vz/snippets/h.cjs', '#!/usr/bin/env node\n', 0o644);
+    expect((await checkHookFile(fs, exec, 'local:snippets/h.cjs')).detail).toMatch(/not an executable file/);
+    chmodSync(join(root, 'var/lib/vz/snippets/h.cjs'), 0o755);
+    expect((await checkHookFile(fs, exec, 'local:snippets/h.cjs')).status).toBe('ok');
+  });
+
+  it('stops after a settings failure, reports it, and exits 1', async () => {
+    const results = await runDoctor({
+      fs,
+      exec: execFrom({}),
+      nodeVersion: '18.20.4',
+      loadSettings: () => {
+        throw new SettingsError('settings file /etc/x is writable by group or others', { fix: 'chmod go-w /etc/x' });
+      },
+      api: () => undefined,
+      hookscript: 'local:snippets/h.cjs',
+    });
+    expect(results.map((r) => r.check)).toEqual(['kernel modules', 'configfs', 'dummy_hcd scheduler', 'node', 'settings']);
+    expect(formatChecks(results).at(-1)).toBe('FAIL  settings: settings file /etc/x is writable by group or others; fix: chmod go-w /etc/x');
+    expect(doctorExitCode(results)).toBe(1);
+  });
+});
+
+describe('cluster checks', () => {
+  const vm = (o: Partial<EnabledVm> = {}): EnabledVm => ({ vmid: 100, node: 'pve', usbId: '0781:5571', usbLines: ['usb0'], ...o });
+  const mapped = (...map: string[]) => [{ id: 'usb-gadget-100', map }];
+  const HOOK = 'local:snippets/pve-usb-gadget-hook.cjs';
+
+  it("judges each enabled VM's line, hookscript and this node's mapping entry", () => {
+    expect(vmLine(vm(), 'pve', mapped('node=pve,id=0781:5571'), HOOK).status).toBe('ok');
+    expect(vmLine(vm(), 'pve', mapped('node=pve2,id=0781:5571'), HOOK)).toMatchObject({ status: 'warn' });
+    expect(vmLine(vm(), 'pve', mapped('node=pve,id=0781:9999'), HOOK).detail).toMatch(/pre-start updates it/);
+    expect(vmLine(vm(), 'pve', mapped('node=pve,id=0781:5571', 'node=pve,id=1234:5678'), HOOK).status).toBe('fail');
+    expect(vmLine(vm({ usbLines: [] }), 'pve', [], HOOK).detail).toMatch(/no usbN: mapping=usb-gadget-100 line/);
+    expect(vmLine(vm(), 'pve', mapped('node=pve,id=0781:5571'), '').detail).toMatch(/no hookscript/);
+    // a VM on another node: its hookscript is not checked from here
+    expect(vmLine(vm({ node: 'pve2' }), 'pve', mapped('node=pve,id=0781:5571'), undefined).status).toBe('ok');
+  });
+
+  it('warns once per VID:PID shared by several VMs', () => {
+    const r = usbIdCollisions([vm(), vm({ vmid: 101 }), vm({ vmid: 102, usbId: '1d6b:8066' })]);
+    expect(r).toHaveLength(1);
+    expect(r[0]?.detail).toBe('VMs 100, 101 all use 0781:5571: only one of them can run on a node at a time');
+  });
+
+  it('finds the privileges a token lacks through the API', async () => {
+    const fake = await startFakePve({ authFailureDelayMs: 0 });
+    const secret = '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d';
+    fake.addToken('u@pve!tok', secret, { '/vms': ['VM.Audit', 'VM.Config.HWType'], '/mapping/usb': ['Mapping.Use', 'Mapping.Audit'] });
+    const client = new ProxmoxClient({ url: fake.url, tokenId: 'u@pve!tok', secret, caPem: fake.caPem });
+    try {
+      const settings = parseSettings('[api]\ntoken_id = u@pve!tok\n', 'x', 'pve');
+      const [token, privs] = await checkToken(client, settings);
+      expect(token?.status).toBe('ok');
+      expect(privs).toMatchObject({ status: 'fail', detail: 'lacks Mapping.Modify on /mapping/usb, VM.Config.Options on /vms' });
+    } finally {
+      await client.close();
+      await fake.close();
+    }
+  });
+});
+
+describe('qm', () => {
+  it('reads qm config lines (the notes are one encoded line and cannot forge others)', () => {
+    const c = parseQmConfig('boot: order=usb0;scsi0\ndescription: x%0Ahookscript%3A local%3Asnippets/evil\nhookscript: local:snippets/pve-usb-gadget-hook.cjs\n');
+    expect(c.hookscript).toBe('local:snippets/pve-usb-gadget-hook.cjs');
+    expect(c.boot).toBe('order=usb0;scsi0');
+  });
+  it('builds qm set arguments and refuses anything that could be read as an option', () => {
+    expect(qmSetArgs(100, { hookscript: 'local:snippets/h.cjs' }, ['boot'])).toEqual(['set', '100', '--hookscript', 'local:snippets/h.cjs', '--delete', 'boot']);
+    expect(() => qmSetArgs(100, { boot: '--delete' })).toThrow();
+    expect(() => qmSetArgs(100, { 'x y': 'v' })).toThrow();
+  });
+});

@@ -1,0 +1,165 @@
+// enable / disable against the fake Proxmox API over real HTTPS, with a token that has exactly the
+// privileges privileges.ts lists, and an in-memory `qm` (root) for hookscript and boot order.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { nodeHostFs } from '../../src/apply/host-fs.js';
+import type { AdminDeps } from '../../src/cli/admin-deps.js';
+import { disableVm } from '../../src/cli/disable.js';
+import { enableVm, type EnableOptions } from '../../src/cli/enable.js';
+import { PRIVILEGE_NEEDS } from '../../src/cli/privileges.js';
+import type { RootVmTool } from '../../src/cli/qm.js';
+import { GadgetError, ImagePolicyError, NotesError } from '../../src/errors.js';
+import { ProxmoxClient } from '../../src/proxmox/client.js';
+import { parseSettings } from '../../src/settings/parse.js';
+import { deriveSerial } from '../../src/spec/serial.js';
+import { startFakePve, type FakePve } from '../fake-pve/index.js';
+
+const TOKEN = 'pve-usb-gadget@pve!hook';
+const SECRET = '2f1d3c4b-5a69-4788-9a0b-1c2d3e4f5a6b';
+const ROOT = 'root@pam!qm';
+const ROOT_SECRET = '7e6d5c4b-3a29-4187-8f0e-9d8c7b6a5f4e';
+const HOOK = 'local:snippets/pve-usb-gadget-hook.cjs';
+const UUID = '3f2a1b0c-9d8e-4f7a-8b6c-5d4e3f2a1b0c';
+
+/** `qm` as root: the hookscript kept aside (the fake refuses it to every token), the rest through the API. */
+function fakeQm(fake: FakePve, root: ProxmoxClient): RootVmTool & { hookscripts: Map<number, string> } {
+  const hookscripts = new Map<number, string>();
+  return {
+    hookscripts,
+    async config(vmid) {
+      const c = Object.fromEntries(Object.entries(fake.vmEffectiveConfig(vmid)).map(([k, v]) => [k, String(v)]));
+      const h = hookscripts.get(vmid);
+      return h === undefined ? c : { ...c, hookscript: h };
+    },
+    async set(vmid, set, del = []) {
+      const { hookscript, ...rest } = set;
+      if (hookscript !== undefined) hookscripts.set(vmid, hookscript);
+      if (del.includes('hookscript')) hookscripts.delete(vmid);
+      const restDel = del.filter((k) => k !== 'hookscript');
+      if (Object.keys(rest).length > 0 || restDel.length > 0) await root.updateVmConfig('pve', vmid, rest, { delete: restDel });
+    },
+  };
+}
+
+describe('enable and disable', () => {
+  let fake: FakePve;
+  let client: ProxmoxClient;
+  let root: ProxmoxClient;
+  let dir: string;
+  let image: string;
+  let printed: string[];
+  let deps: AdminDeps & { qm: ReturnType<typeof fakeQm> };
+
+  beforeEach(async () => {
+    fake = await startFakePve({ nodes: ['pve'], authFailureDelayMs: 0, lockTimeoutMs: 200 });
+    const acl: Record<string, string[]> = {};
+    for (const n of PRIVILEGE_NEEDS) acl[n.aclPath] = [...(acl[n.aclPath] ?? []), n.privilege];
+    fake.addToken(TOKEN, SECRET, acl);
+    fake.addToken(ROOT, ROOT_SECRET, { '/': ['VM.Audit', 'VM.Config.Disk', 'VM.Config.HWType', 'VM.Config.Options', 'Mapping.Use'] });
+    client = new ProxmoxClient({ url: fake.url, tokenId: TOKEN, secret: SECRET, caPem: fake.caPem });
+    root = new ProxmoxClient({ url: fake.url, tokenId: ROOT, secret: ROOT_SECRET, caPem: fake.caPem });
+    dir = mkdtempSync(join(tmpdir(), 'pvug-enable-'));
+    image = join(dir, 'stick.img');
+    writeFileSync(image, Buffer.alloc(4096));
+    const settings = { ...parseSettings('', 'test', 'pve'), images: { allowedDirs: [dir], allowBlockDevices: false } };
+    printed = [];
+    deps = { api: client, qm: fakeQm(fake, root), settings, fs: nodeHostFs('/'), print: (l) => printed.push(l), randomSerial: () => 'A1B2C3D4E5F60718' };
+    fake.addVm({
+      vmid: 100,
+      config: { name: 'unraid', ostype: 'l26', machine: 'q35', smbios1: `uuid=${UUID}`, description: 'My NAS.\n\nDo not reboot on Fridays.', scsi0: 'local-lvm:vm-100-disk-0,size=8G', net0: 'virtio=AA:BB:CC:DD:EE:FF,bridge=vmbr0', boot: 'order=scsi0;net0' },
+    });
+  });
+
+  afterEach(async () => {
+    await client.close();
+    await root.close();
+    await fake.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const opts = (o: Partial<EnableOptions> = {}): EnableOptions => ({ image, hookscript: HOOK, ...o });
+
+  it('sets up a stopped VM with the least-privilege token: notes, usb0, mapping, hookscript, boot order', async () => {
+    const r = await enableVm(deps, 100, opts({ boot: true, vendorId: '0x0781', productId: '0x5571' }));
+    const conf = fake.vmConfig(100);
+    expect(conf.description).toBe(`My NAS.\n\nDo not reboot on Fridays.\n\n\`\`\`\n[usb-gadget]\nimage = ${image}\nvendor_id = 0x0781\nproduct_id = 0x5571\nserial = A1B2C3D4E5F60718\n\`\`\``);
+    expect(conf.usb0).toBe('mapping=usb-gadget-100');
+    expect(conf.boot).toBe('order=usb0;scsi0;net0');
+    expect(fake.usbMapping('usb-gadget-100')?.map).toEqual(['node=pve,id=0781:5571']);
+    expect(deps.qm.hookscripts.get(100)).toBe(HOOK);
+    expect(r).toMatchObject({ serial: 'A1B2C3D4E5F60718', usbKey: 'usb0', usbId: '0781:5571' });
+    expect(printed.at(-1)).toMatch(/enabled/);
+  });
+
+  it('changes nothing the second time', async () => {
+    await enableVm(deps, 100, opts({ boot: true }));
+    const digest = fake.vmDigest(100);
+    const r = await enableVm(deps, 100, opts({ boot: true }));
+    expect(r.changes).toEqual([]);
+    expect(fake.vmDigest(100)).toBe(digest);
+    expect(printed.at(-1)).toBe('VM 100: already enabled, nothing changed');
+  });
+
+  it('pins the serial the VM already shows when its notes configure a stick without one', async () => {
+    fake.addVm({ vmid: 101, config: { ostype: 'l26', smbios1: `uuid=${UUID}`, description: `[usb-gadget]\nimage = ${image}` } });
+    const r = await enableVm(deps, 101, opts());
+    expect(r.serial).toBe(deriveSerial({ vmid: 101, smbiosUuid: UUID }).serial);
+    expect(String(fake.vmConfig(101).description)).toContain(`serial = ${r.serial}`);
+  });
+
+  it('refuses a running VM with the reason and changes nothing', async () => {
+    fake.setVmStatus(100, 'running');
+    const digest = fake.vmDigest(100);
+    const err = await enableVm(deps, 100, opts()).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(GadgetError);
+    expect((err as GadgetError).toLine()).toMatch(/VM 100 is running: its stick is built by the hook when the VM starts.*fix: shut the VM down/);
+    expect(fake.vmDigest(100)).toBe(digest);
+    expect(fake.usbMappingIds()).toEqual([]);
+  });
+
+  it('refuses a VM with someone else\'s hookscript, a bad value or an image outside the allowed folders', async () => {
+    deps.qm.hookscripts.set(100, 'local:snippets/backup-hook.pl');
+    await expect(enableVm(deps, 100, opts())).rejects.toThrow(/already has hookscript local:snippets\/backup-hook.pl/);
+    deps.qm.hookscripts.delete(100);
+    await expect(enableVm(deps, 100, opts({ vendorId: '0x0000' }))).rejects.toBeInstanceOf(NotesError);
+    await expect(enableVm(deps, 100, opts({ image: '/etc/passwd' }))).rejects.toBeInstanceOf(ImagePolicyError);
+    await expect(enableVm(deps, 100, opts({ product: 'a"b' }))).resolves.toBeDefined();
+    expect(fake.usbMappingIds()).toEqual(['usb-gadget-100']);
+  });
+
+  it('refuses when every usbN slot is taken', async () => {
+    const usb = Object.fromEntries(Array.from({ length: 14 }, (_, i) => [`usb${i}`, 'spice']));
+    fake.addVm({ vmid: 102, config: { ostype: 'l26', ...usb } });
+    await expect(enableVm(deps, 102, opts())).rejects.toThrow(/no free usbN slot \(usb0..usb13/);
+  });
+
+  it('disable removes exactly what enable added and gives the notes back', async () => {
+    const before = fake.vmConfig(100);
+    await enableVm(deps, 100, opts({ boot: true }));
+    const r = await disableVm(deps, 100, { hookscript: HOOK });
+    expect(r.changes.length).toBeGreaterThan(0);
+    expect(fake.vmConfig(100)).toEqual(before);
+    expect(fake.usbMappingIds()).toEqual([]);
+    expect(deps.qm.hookscripts.has(100)).toBe(false);
+    expect((await disableVm(deps, 100, { hookscript: HOOK })).changes).toEqual([]);
+  });
+
+  it('disable leaves a foreign hookscript alone and refuses a running VM', async () => {
+    await enableVm(deps, 100, opts());
+    fake.setVmStatus(100, 'running');
+    await expect(disableVm(deps, 100, { hookscript: HOOK })).rejects.toThrow(/is running: its stick stays until the VM stops/);
+    fake.setVmStatus(100, 'stopped');
+    deps.qm.hookscripts.set(100, 'local:snippets/other.sh');
+    await disableVm(deps, 100, { hookscript: HOOK });
+    expect(deps.qm.hookscripts.get(100)).toBe('local:snippets/other.sh');
+    expect(fake.vmConfig(100).usb0).toBeUndefined();
+  });
+
+  it('warns when another VM uses the same VID:PID', async () => {
+    fake.addUsbMapping('usb-gadget-200', { map: ['node=pve2,id=0781:5571'] });
+    await enableVm(deps, 100, opts({ vendorId: '0x0781', productId: '0x5571' }));
+    expect(printed.join('\n')).toMatch(/warning: VM 200 uses 0781:5571 too/);
+  });
+});

@@ -1,0 +1,36 @@
+// The token's privilege list: exactly what the hook and the CLI need, checked the way doctor checks it.
+import { describe, expect, it } from 'vitest';
+import { aclPaths, missingPrivileges, PRIVILEGE_NEEDS, privilegesTable, rolePrivileges } from '../../src/cli/privileges.js';
+
+describe('privileges', () => {
+  it('is the least set: VM.Audit, VM.Config.HWType, VM.Config.Options and the three mapping privileges', () => {
+    expect(rolePrivileges()).toEqual(['Mapping.Audit', 'Mapping.Modify', 'Mapping.Use', 'VM.Audit', 'VM.Config.HWType', 'VM.Config.Options']);
+    expect(aclPaths()).toEqual(['/vms', '/mapping/usb']);
+  });
+
+  it('never asks for what would let the token change disks, power or the host', () => {
+    for (const p of rolePrivileges()) expect(p).not.toMatch(/^(VM\.Config\.Disk|VM\.PowerMgmt|Sys\.|Datastore\.|Permissions\.|VM\.Monitor)/);
+  });
+
+  it('the CLI-only privilege is VM.Config.Options (the notes)', () => {
+    expect(PRIVILEGE_NEEDS.filter((n) => n.neededBy === 'cli').map((n) => n.privilege)).toEqual(['VM.Config.Options']);
+  });
+
+  it('reports what a token lacks, per ACL path', () => {
+    const perms = {
+      '/vms': { 'VM.Audit': 1, 'VM.Config.HWType': 1 },
+      '/mapping/usb': { 'Mapping.Use': 1, 'Mapping.Audit': 0 },
+    };
+    expect(missingPrivileges(perms).map((m) => `${m.privilege}@${m.aclPath}`)).toEqual(['Mapping.Modify@/mapping/usb', 'VM.Config.Options@/vms']);
+    expect(missingPrivileges({})).toHaveLength(PRIVILEGE_NEEDS.length);
+    // a privilege on the wrong path does not count
+    expect(missingPrivileges({ '/vms': { 'Mapping.Use': 1 } }).some((m) => m.privilege === 'Mapping.Use')).toBe(true);
+  });
+
+  it('renders one table row per need plus the root-only actions', () => {
+    const rows = privilegesTable();
+    expect(rows[0]).toBe('| privilege | on | needed by | why |');
+    expect(rows.filter((r) => r.startsWith('| VM.') || r.startsWith('| Mapping.'))).toHaveLength(PRIVILEGE_NEEDS.length);
+    expect(rows.some((r) => r.includes('hookscript'))).toBe(true);
+  });
+});
