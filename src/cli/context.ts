@@ -20,7 +20,7 @@ export function cliDeps(opts: { settings?: string; api?: boolean; hookPath?: str
     clock: realClock,
     log,
     settings,
-    lock: flockHostLock(fs.real(`${settings.paths.stateDir}/host.lock`), 60_000),
+    lock: flockHostLock(fs.real(`${settings.paths.stateDir}/host.lock`), 180_000),
     state: new StateStore(fs, settings.paths.stateDir),
     vms: createVmSource({ fs, settings, log }, undefined),
     checkpoint: () => {},

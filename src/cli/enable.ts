@@ -10,6 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { GadgetError, NotesError } from '../errors.js';
 import { checkImage } from '../host/image-policy.js';
+import { looksLikeVolumeId } from '../storage/volume-id.js';
 import { smbiosUuid } from '../hook/vm-source.js';
 import { ensureMapping, mappingName, parseMapEntry, vmidOfMapping, withNodeEntry } from '../proxmox/mapping.js';
 import { deriveSerial } from '../spec/serial.js';
@@ -163,6 +164,8 @@ export async function enableVm(deps: AdminDeps, vmid: number, opts: EnableOption
 /** The image policy of this node, checked now rather than at the first start. */
 function checkImages(deps: AdminDeps, spec: GadgetSpec): void {
   for (const lun of spec.luns) {
+    // volume ids (storage:volume) are checked by the hook's volume rules when it activates them
+    if (looksLikeVolumeId(lun.image)) continue;
     checkImage(deps.fs, deps.settings, lun.index === 0 ? 'usb-gadget.image' : `usb-gadget.lun${lun.index}.image`, lun.image, lun.readonly, []);
   }
 }

@@ -41,7 +41,7 @@ export async function buildDeps(log: Logger, env: NodeJS.ProcessEnv = process.en
     clock: realClock,
     log,
     settings,
-    lock: flockHostLock(fs.real(`${settings.paths.stateDir}/host.lock`), 60_000),
+    lock: flockHostLock(fs.real(`${settings.paths.stateDir}/host.lock`), 180_000),
     state,
     vms: createVmSource({ fs, settings, log }, undefined),
     checkpoint: checkpointFromEnv(env, timer),

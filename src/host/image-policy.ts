@@ -1,6 +1,7 @@
 import type { HostFs } from '../apply/host-fs.js';
 import { ImagePolicyError, errnoOf } from '../errors.js';
 import type { Settings } from '../settings/types.js';
+import { blockDeviceBytes } from '../storage/block-device.js';
 
 /** Places that hold the hypervisor's own state: never exported, whatever the allowed dirs say. */
 const DENIED = ['/etc', '/root', '/boot', '/proc', '/sys', '/run', '/usr', '/bin', '/sbin', '/lib', '/lib64', '/var/lib/pve-cluster', '/var/lib/pve-manager', '/var/lib/pve-firewall', '/var/log'];
@@ -62,7 +63,9 @@ export function checkImage(
   } else if (info.kind !== 'file') {
     deny(`it is a ${info.kind === 'directory' ? 'directory' : 'special file (FIFO, socket or device)'}, not an image`, 'point image at a regular file');
   }
-  if (info.size < 512) deny(`it is ${info.size} bytes; an image needs at least one 512-byte block`, 'create the image with pve-usb-gadget image create');
+  // stat reports 0 bytes for block devices: their size is in sysfs
+  const size = info.kind === 'block' ? (blockDeviceBytes(fs, real) ?? 0) : info.size;
+  if (size < 512) deny(`it is ${size} bytes; an image needs at least one 512-byte block`, 'create the image with pve-usb-gadget image create');
   for (const use of inUse) {
     if (use.image !== real) continue;
     if (!readonly || !use.readonly) {
