@@ -7,7 +7,8 @@ process.stdout.write('booting a Debian bookworm kernel in QEMU (TCG, no KVM need
 let started = false;
 const run = await runInVm({
   script: `exec node ${entry}`,
-  timeoutMs: 300_000,
+  // about a minute on an idle 2-core machine; generous for a loaded one
+  timeoutMs: 900_000,
   onConsole: (chunk) => {
     // show the job's own output, not the VM's boot chatter
     if (!started && chunk.includes('pvug-stage2: running the job')) started = true;
