@@ -9,7 +9,7 @@ export default defineConfig({
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
           testTimeout: 600_000,
-          hookTimeout: 900_000,
+          hookTimeout: 1_800_000,
           // one real-kernel VM at a time: the machine has 2 cores
           fileParallelism: false,
         },

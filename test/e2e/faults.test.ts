@@ -8,7 +8,7 @@ import { expectClean, runScenarioGroup, type GroupRun } from './harness/scenario
 describe('faults and refusals on a real kernel', () => {
   let g: GroupRun;
   beforeAll(async () => {
-    g = await runScenarioGroup('faults', 900_000);
+    g = await runScenarioGroup('faults', 1_500_000);
   });
 
   it('ran', () => {

@@ -5,7 +5,7 @@ import { expectClean, runScenarioGroup, type GroupRun } from './harness/scenario
 describe('failure outcomes on a real kernel', () => {
   let g: GroupRun;
   beforeAll(async () => {
-    g = await runScenarioGroup('hardening', 900_000);
+    g = await runScenarioGroup('hardening', 1_500_000);
   });
 
   it('ran every scenario; the token secret never reached the task log or syslog', () => {
@@ -84,8 +84,8 @@ describe('failure outcomes on a real kernel', () => {
 describe('concurrency on a real kernel', () => {
   let g: GroupRun;
   beforeAll(async () => {
-    g = await runScenarioGroup('soak', Number(process.env.PVUG_SOAK_TIMEOUT_MS ?? 900_000));
-  }, Number(process.env.PVUG_SOAK_TIMEOUT_MS ?? 900_000) + 60_000);
+    g = await runScenarioGroup('soak', Number(process.env.PVUG_SOAK_TIMEOUT_MS ?? 1_200_000));
+  }, Number(process.env.PVUG_SOAK_TIMEOUT_MS ?? 1_200_000) + 60_000);
 
   it('16 pre-starts at once, then 16 post-stops at once: every cycle enumerates all, no shared UDC, nothing leaks', () => {
     expect(g.run.exitCode, g.run.output).toBe(0);

@@ -11,7 +11,7 @@ describe('volume-backed sticks on a real kernel', () => {
   let g: GroupRun;
   beforeAll(async () => {
     // hook runs take seconds each on an idle machine, a minute when other test VMs share the 2 cores
-    g = await runScenarioGroup('storage', 840_000);
+    g = await runScenarioGroup('storage', 1_200_000);
   });
 
   it('ran', () => {

@@ -9,7 +9,7 @@ export interface GroupRun {
   run: VmRun;
 }
 
-export async function runScenarioGroup(group: string, timeoutMs = 600_000): Promise<GroupRun> {
+export async function runScenarioGroup(group: string, timeoutMs = 1_200_000): Promise<GroupRun> {
   const entry = await bundleForVm('test/e2e/guest/main.ts', 'scenarios');
   // knobs of the soak (npm run soak sets them) and PVUG_ONLY pass through to the VM
   const env = Object.fromEntries(Object.entries(process.env).filter(([k, v]) => (k.startsWith('PVUG_SOAK_') || k === 'PVUG_ONLY') && v !== undefined)) as Record<string, string>;
