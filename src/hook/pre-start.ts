@@ -1,6 +1,7 @@
 import { NotesError } from '../errors.js';
 import type { GadgetRecord } from '../state/record.js';
 import { waitForEnumeration } from '../host/enumeration.js';
+import { unloadIfIdle } from '../host/modules.js';
 import { usbId } from '../spec/types.js';
 import { validateNotes } from '../spec/validate.js';
 import { buildLocked, resolveImages } from './build.js';
@@ -69,6 +70,9 @@ async function undo(deps: HookDeps, vmid: number): Promise<void> {
   const r = await teardownLocked(deps, vmid);
   if (r.failures.length === 0) deps.log.info('undid everything this start had made');
   else deps.log.error(`could not undo everything (${r.failures.length} step(s) failed); run: pve-usb-gadget down ${vmid}`);
+  // modules this start loaded go too, unless another stick (or keep_loaded) still needs them
+  const unloaded = await unloadIfIdle(deps.fs, deps.exec, deps.settings);
+  if (unloaded.length > 0) deps.log.info(`unloaded ${unloaded.join(', ')} (no gadget left)`);
 }
 
 export async function withLock<T>(deps: HookDeps, fn: () => T | Promise<T>): Promise<T> {

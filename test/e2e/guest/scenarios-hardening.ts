@@ -35,6 +35,8 @@ export async function kernelRefusal(node: PveNode) {
 
 /** Every controller taken (one by us, one by somebody else's gadget): refused, the foreign gadget untouched. */
 export async function noFreeController(node: PveNode) {
+  // the controller count is fixed when dummy_hcd loads: start from an unloaded module
+  sh('modprobe -r dummy_hcd || true');
   node.writeSettings({ controllers: 2 });
   await markerImage('vm520.img', 'M520');
   await markerImage('vm521.img', 'M521');
