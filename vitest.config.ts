@@ -4,7 +4,12 @@ import { defineConfig } from 'vitest/config';
  * Real-kernel scenario files that are written but have not yet passed on this project's machines: they
  * run with `npm run test:e2e:pending` and join `npm test` once green (see the issue notes).
  */
-export const PENDING_E2E: string[] = [];
+export const PENDING_E2E: string[] = [
+  'test/e2e/faults.test.ts',
+  'test/e2e/hardening.test.ts',
+  'test/e2e/install.test.ts',
+  'test/e2e/images.test.ts',
+];
 
 const e2e = {
   testTimeout: 600_000,
