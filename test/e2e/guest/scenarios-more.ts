@@ -27,7 +27,8 @@ export async function attachHelper(node: PveNode) {
   const qs = new QemuServerStandIn(node);
   const start = await qs.start(103);
   let usb0: unknown;
-  for (let i = 0; i < 60 && usb0 === undefined; i++) {
+  // the helper is a separate node process: give it up to 2 minutes on a slow machine
+  for (let i = 0; i < 240 && usb0 === undefined; i++) {
     await sleep(500);
     // a running VM gets the change as pending; Proxmox hot-plugs it (the fake does not simulate that)
     usb0 = node.api.vmEffectiveConfig(103).usb0;
