@@ -22,6 +22,10 @@ export type AdminApi = Pick<
   | 'updateUsbMapping'
   | 'deleteUsbMapping'
   | 'getPermissions'
+  | 'listNodes'
+  | 'listStorages'
+  | 'getStorageStatus'
+  | 'getVolumeInfo'
 >;
 
 export interface AdminDeps {

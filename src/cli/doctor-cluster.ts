@@ -4,6 +4,7 @@ import { usbLinesForMapping } from '../proxmox/local-config.js';
 import { mappingName, parseMapEntry } from '../proxmox/mapping.js';
 import type { Settings } from '../settings/types.js';
 import { usbId } from '../spec/types.js';
+import { checkVmStorage, type StorageCheckApi } from '../storage/cluster-checks.js';
 import { validateNotes } from '../spec/validate.js';
 import type { AdminApi } from './admin-deps.js';
 import type { CheckResult } from './doctor.js';
@@ -12,7 +13,7 @@ import { isOurHookscript } from './hookscript.js';
 import { aclPaths, missingPrivileges } from './privileges.js';
 import type { RootVmTool } from './qm.js';
 
-type Api = Pick<AdminApi, 'version' | 'getPermissions' | 'listVms' | 'getVmConfig' | 'listUsbMappings'>;
+type Api = Pick<AdminApi, 'version' | 'getPermissions' | 'listVms' | 'getVmConfig' | 'listUsbMappings'> & StorageCheckApi;
 
 export async function checkToken(api: Api, settings: Settings): Promise<CheckResult[]> {
   try {
@@ -69,6 +70,7 @@ export async function checkEnabledVms(api: Api, settings: Settings, qm: RootVmTo
       enabled.push(e);
       const hookscript = qm && vm.node === settings.node ? (await qm.config(vm.vmid)).hookscript : undefined;
       results.push(vmLine(e, settings.node, mappings, qm && vm.node === settings.node ? hookscript ?? '' : undefined));
+      results.push(...(await placementLines(api, e, r.spec.luns)));
     }
   } catch (err) {
     return [...results, { check: 'enabled VMs', status: 'fail', ...errorText(err) }];
@@ -76,6 +78,18 @@ export async function checkEnabledVms(api: Api, settings: Settings, qm: RootVmTo
   if (enabled.length === 0) results.push({ check: 'enabled VMs', status: 'ok', detail: 'no VM has a [usb-gadget] section yet' });
   results.push(...usbIdCollisions(enabled));
   return results;
+}
+
+/**
+ * Where the stick can be built in the cluster (storage visible and raw on which nodes, mapping entries
+ * for an offline migration). A failure here is one warning for this VM, never the end of doctor.
+ */
+async function placementLines(api: StorageCheckApi, vm: EnabledVm, luns: readonly { index: number; image: string }[]): Promise<CheckResult[]> {
+  try {
+    return await checkVmStorage(api, { vmid: vm.vmid, node: vm.node, usbId: vm.usbId, luns });
+  } catch (err) {
+    return [{ check: `VM ${vm.vmid} placement`, status: 'warn', detail: `not checked: ${errorText(err).detail}` }];
+  }
 }
 
 /** `hookscript`: the VM's value on this node ('' = none), undefined when not checked (VM elsewhere). */

@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { nodeHostFs, type HostFs } from '../../src/apply/host-fs.js';
-import { checkToken, usbIdCollisions, vmLine, type EnabledVm } from '../../src/cli/doctor-cluster.js';
+import { checkEnabledVms, checkToken, usbIdCollisions, vmLine, type EnabledVm } from '../../src/cli/doctor-cluster.js';
 import { checkHookFile, checkModules, checkNodeVersion, checkScheduler, schedulerOfModule } from '../../src/cli/doctor-host.js';
 import { doctorExitCode, formatChecks, runDoctor } from '../../src/cli/doctor.js';
 import { parseQmConfig, qmSetArgs } from '../../src/cli/qm.js';
@@ -123,6 +123,40 @@ describe('cluster checks', () => {
       const [token, privs] = await checkToken(client, settings);
       expect(token?.status).toBe('ok');
       expect(privs).toMatchObject({ status: 'fail', detail: 'lacks Mapping.Modify on /mapping/usb, VM.Config.Options on /vms' });
+    } finally {
+      await client.close();
+      await fake.close();
+    }
+  });
+});
+
+describe('enabled VMs across a cluster', () => {
+  it('adds a placement line per VM: local storage pins the stick to one node, with the fix', async () => {
+    const fake = await startFakePve({ nodes: ['pve1', 'pve2'], authFailureDelayMs: 0 });
+    const secret = '1b2c3d4e-5f6a-4b7c-8d9e-0f1a2b3c4d5e';
+    fake.addToken('u@pve!tok', secret, {
+      '/vms': ['VM.Audit', 'VM.Config.Disk'],
+      '/storage': ['Datastore.Audit'],
+      '/mapping/usb': ['Mapping.Audit'],
+    });
+    fake.addStorage('local-lvm', { type: 'lvmthin', vgname: 'pve', content: ['images'] });
+    fake.addVolume('local-lvm:vm-100-usb', { size: 64 << 20 }, 'pve1');
+    const notes = (image: string) => `[usb-gadget]\nimage = ${image}\nproduct_id = 0x5571\nvendor_id = 0x0781\n`;
+    fake.addVm({ vmid: 100, node: 'pve1', config: { description: notes('local-lvm:vm-100-usb'), usb0: 'mapping=usb-gadget-100' } });
+    fake.addVm({ vmid: 101, node: 'pve1', config: { description: notes('/var/lib/vz/images/101/usb.img').replace('5571', '5572'), usb0: 'mapping=usb-gadget-101' } });
+    const client = new ProxmoxClient({ url: fake.url, tokenId: 'u@pve!tok', secret, caPem: fake.caPem });
+    try {
+      const settings = parseSettings('[api]\ntoken_id = u@pve!tok\n', 'x', 'pve1');
+      const r = await checkEnabledVms(client, settings, undefined);
+      const placement = r.filter((x) => x.check.endsWith('placement'));
+      expect(placement.find((x) => x.check === 'VM 100 placement')).toMatchObject({ status: 'warn' });
+      expect(placement.find((x) => x.check === 'VM 100 placement')?.detail).toMatch(/only be built on pve1/);
+      expect(placement.find((x) => x.check === 'VM 100 placement')?.fix).toMatch(/shared storage/);
+      // a plain path is a file of the node the VM is on
+      const path = placement.filter((x) => x.check === 'VM 101 placement');
+      expect(path.map((x) => x.status)).toEqual(['warn']);
+      expect(path[0]?.detail).toMatch(/lun0 is a path on pve1/);
+      expect(r.every((x) => x.status !== 'fail')).toBe(true);
     } finally {
       await client.close();
       await fake.close();
