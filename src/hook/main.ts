@@ -1,17 +1,12 @@
-import { nodeHostFs } from '../apply/host-fs.js';
 import { GadgetError } from '../errors.js';
-import { realClock } from '../host/enumeration.js';
-import { execaExec } from '../host/exec.js';
-import { flockHostLock } from '../host/lock.js';
 import { loadSettings } from '../settings/load.js';
-import { StateStore } from '../state/record.js';
 import type { HookDeps, PreStartStep } from './deps.js';
+import { hostDeps, withApi } from './host-deps.js';
 import { createLogger, flushToSyslog, type Logger } from './log.js';
-import { apiPassthrough, attachMapping, createClient, detachedAttachSpawner } from './passthrough.js';
+import { attachMapping, createClient } from './passthrough.js';
 import { postStop } from './post-stop.js';
 import { preStart } from './pre-start.js';
 import { stepTimer, type StepTimer } from './timing.js';
-import { createVmSource } from './vm-source-impl.js';
 
 const PHASES = ['pre-start', 'post-start', 'pre-stop', 'post-stop'] as const;
 /** internal phase: the detached helper that adds the usbN line once the start has finished */
@@ -32,20 +27,8 @@ function checkpointFromEnv(env: NodeJS.ProcessEnv, timer: StepTimer): (step: Pre
 
 export async function buildDeps(log: Logger, env: NodeJS.ProcessEnv = process.env, timer: StepTimer = stepTimer({})): Promise<HookDeps> {
   const settings = loadSettings({ env });
-  const fs = nodeHostFs(settings.paths.root);
-  const state = new StateStore(fs, settings.paths.stateDir);
-  fs.mkdir(settings.paths.stateDir, { recursive: true, mode: 0o700 });
-  const deps: HookDeps = {
-    fs,
-    exec: execaExec,
-    clock: realClock,
-    log,
-    settings,
-    lock: flockHostLock(fs.real(`${settings.paths.stateDir}/host.lock`), 180_000),
-    state,
-    vms: createVmSource({ fs, settings, log }, undefined),
-    checkpoint: checkpointFromEnv(env, timer),
-  };
+  const deps = hostDeps(settings, log, checkpointFromEnv(env, timer));
+  deps.fs.mkdir(settings.paths.stateDir, { recursive: true, mode: 0o700 });
   return deps;
 }
 
@@ -68,10 +51,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     switch (phase) {
       case 'pre-start': {
         // the API is needed only here and in the attach helper: post-stop must work without it
-        const client = createClient(deps);
-        deps.vms = createVmSource(deps, client);
-        if (client) deps.passthrough = apiPassthrough(deps, client, detachedAttachSpawner(process.argv[1] ?? 'hook.cjs'));
-        await preStart(deps, vmid);
+        await preStart(withApi(deps, process.argv[1] ?? 'hook.cjs'), vmid);
         break;
       }
       case 'post-stop':
