@@ -40,12 +40,14 @@ export async function noFreeController(node: PveNode) {
   node.writeSettings({ controllers: 2 });
   await markerImage('vm520.img', 'M520');
   await markerImage('vm521.img', 'M521');
+  // the foreign gadget has an image of its own: the refusal must be about the controller, not the file
+  await markerImage('foreign.img', 'MFOR');
   node.addVm(520, gadgetNotes({ image: `${IMAGES}/vm520.img`, vendor_id: '0x0781', product_id: '0x5720' }));
   node.addVm(521, gadgetNotes({ image: `${IMAGES}/vm521.img`, vendor_id: '0x0781', product_id: '0x5721' }));
   const first = await runHook(520, 'pre-start');
   const g = '/sys/kernel/config/usb_gadget/foreign';
   sh(`mkdir ${g} && echo 0x1234 >${g}/idVendor && echo 0x5678 >${g}/idProduct && mkdir ${g}/functions/mass_storage.x ${g}/configs/c.1 &&
-      echo ${IMAGES}/vm521.img >${g}/functions/mass_storage.x/lun.0/file && ln -s ${g}/functions/mass_storage.x ${g}/configs/c.1/ &&
+      echo ${IMAGES}/foreign.img >${g}/functions/mass_storage.x/lun.0/file && ln -s ${g}/functions/mass_storage.x ${g}/configs/c.1/ &&
       echo dummy_udc.1 >${g}/UDC`);
   const before = hostState();
   const refused = await runHook(521, 'pre-start');
