@@ -8,7 +8,8 @@ set -euo pipefail
 umask 022
 export LC_ALL=C
 
-readonly SRC_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+SRC_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+readonly SRC_DIR
 readonly CLI=/usr/local/sbin/pve-usb-gadget
 readonly ETC=/etc/pve-usb-gadget
 readonly SETTINGS=$ETC/settings.ini
@@ -28,6 +29,8 @@ readonly TOKEN_NAME=hook
 readonly TOKEN_ID="$API_USER!$TOKEN_NAME"
 # custom role ids must not start with "PVE" (reserved for the built-in roles)
 readonly ROLE=UsbGadget
+# = `pve-usb-gadget privileges --comma` (src/cli/privileges.ts; test/unit/cli-install-sh.test.ts checks it)
+readonly ROLE_PRIVS=Mapping.Audit,Mapping.Modify,Mapping.Use,VM.Audit,VM.Config.HWType,VM.Config.Options
 readonly ACL_PATHS=(/vms /mapping/usb)
 readonly KERNEL_GIT=https://git.kernel.org/pub/scm/linux/kernel/git/stable/linux.git/plain
 readonly UDC_SOURCE=drivers/usb/gadget/udc/dummy_hcd.c
@@ -50,6 +53,7 @@ usage: install.sh [options]            install or update pve-usb-gadget on this 
   --api-url URL          Proxmox API of this node (default: $API_URL)
   --ca-file FILE         CA of the API certificate (default: $CA_FILE)
   --show-token-secret    print the new token secret once (it is stored in $SECRET anyway)
+  --print-settings       print the settings file install.sh would write, change nothing
   --uninstall            remove; with --purge-cluster also the API user, token and role when other
                          nodes still use them; --keep-packages keeps apt packages this script installed
   --force                uninstall even while VMs still use the hook or sticks are live
@@ -64,6 +68,7 @@ done_() { DONE+=("$*"); say "$*"; }
 while (($#)); do
   case $1 in
     --uninstall) MODE=uninstall ;;
+    --print-settings) MODE=print-settings ;;
     --storage) STORAGE=${2:?}; shift ;;
     --controllers) CONTROLLERS=${2:?}; shift ;;
     --kernel-source) KERNEL_SOURCE=${2:?}; shift ;;
@@ -94,12 +99,13 @@ state_set() { # state_set FILE KEY VALUE
   { [[ -f $1 ]] && grep -v "^$2=" "$1" || true; printf '%s=%s\n' "$2" "$3"; } >"$tmp"
   mv "$tmp" "$1"
 }
-# JSON from pveum on stdin; node evaluates a fixed expression, values come in as arguments (no injection)
-json_has() { node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const [k,v]=process.argv.slice(1);
-  process.exit(JSON.parse(s||"[]").some((e)=>String(e[k])===v)?0:1)})' "$1" "$2"; }
-node_ok() { # node >= 18.20
-  command -v node >/dev/null || return 1
-  node -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>18||(a===18&&b>=20)?0:1)'
+# pveum --output-format json on stdin has "KEY":"VALUE" (compact JSON); our keys and values are plain names
+json_has() { grep -Eq "\"$1\" *: *\"${2//./\\.}\""; }
+node_ok() { # node >= 18.20; `node --version` answers before the JavaScript engine starts
+  local v
+  v=$(node --version 2>/dev/null) || return 1
+  [[ $v =~ ^v([0-9]+)\.([0-9]+)\. ]] || return 1
+  ((BASH_REMATCH[1] > 18 || (BASH_REMATCH[1] == 18 && BASH_REMATCH[2] >= 20)))
 }
 secure_boot_on() {
   if command -v mokutil >/dev/null; then mokutil --sb-state 2>/dev/null | grep -q 'SecureBoot enabled' && return 0 || return 1; fi
@@ -142,7 +148,6 @@ preflight() {
   [[ $major =~ ^[0-9]+$ ]] || die "cannot read the Proxmox VE version from: $v"
   ((major >= 8)) || die "Proxmox VE $major is not supported: USB resource mappings need Proxmox VE 8.0 or later (found: $v)"
   ((major <= 9)) || warn "Proxmox VE $major is newer than this release was tested with (8, 9)"
-  PVE_MAJOR=$major
   case $(uname -m) in
     x86_64 | aarch64) ;;
     *) die "architecture $(uname -m) is not supported (x86_64, aarch64)" ;;
@@ -196,7 +201,10 @@ install_hook() {
   fi
   HOOKSCRIPT="$STORAGE:snippets/$HOOK_NAME"
   HOOK_PATH=$(pvesm path "$HOOKSCRIPT") || die "pvesm path $HOOKSCRIPT failed"
-  mkdir -p "$(dirname "$HOOK_PATH")"
+  if [[ ! -d $(dirname "$HOOK_PATH") ]]; then
+    mkdir -p "$(dirname "$HOOK_PATH")"
+    state_set "$NODE_STATE" snippets_dir_created "$(dirname "$HOOK_PATH")"
+  fi
   install_file "$SRC_DIR/dist/hook.cjs" "$HOOK_PATH"
   printf '%s\n' "$HOOKSCRIPT" >"$HOOKSCRIPT_FILE"
   state_set "$NODE_STATE" hook "$HOOK_PATH"
@@ -315,14 +323,12 @@ cluster_has() { grep -qxF "$1" "$CLUSTER_STATE" 2>/dev/null; }
 
 # The role, user, privilege-separated token and ACLs, once per cluster (pveum acts cluster-wide).
 ensure_api_access() {
-  local privs
-  privs=$("$CLI" privileges --comma) || die "pve-usb-gadget privileges failed"
   if pveum role list --output-format json | json_has roleid "$ROLE"; then
-    pveum role modify "$ROLE" --privs "$privs" # replaces the list: exactly these privileges
+    pveum role modify "$ROLE" --privs "$ROLE_PRIVS" # replaces the list: exactly these privileges
   else
-    pveum role add "$ROLE" --privs "$privs"
+    pveum role add "$ROLE" --privs "$ROLE_PRIVS"
     cluster_state_add role
-    done_ "created role $ROLE: $privs"
+    done_ "created role $ROLE: $ROLE_PRIVS"
   fi
   if ! pveum user list --output-format json | json_has userid "$API_USER"; then
     pveum user add "$API_USER" --comment "pve-usb-gadget hook and CLI (API token only, no password)"
@@ -338,8 +344,8 @@ ensure_api_access() {
     ((have_token)) && pveum user token remove "$API_USER" "$TOKEN_NAME"
     local json secret
     json=$(pveum user token add "$API_USER" "$TOKEN_NAME" --privsep 1 --comment "pve-usb-gadget" --output-format json)
-    secret=$(node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const v=JSON.parse(s).value;
-      if(typeof v!=="string"||!/^[0-9a-f-]{36}$/.test(v))process.exit(3);process.stdout.write(v)})' <<<"$json") \
+    secret=$(grep -o '"value" *: *"[0-9a-f-]*"' <<<"$json" | sed 's/.*"\([0-9a-f-]*\)"$/\1/')
+    [[ $secret =~ ^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$ ]] \
       || die "pveum user token add did not return a token secret"
     mkdir -p "$CLUSTER_DIR"
     (umask 077 && printf '%s\n' "$secret" >"$SECRET.tmp.$$") && chmod 600 "$SECRET.tmp.$$" && mv "$SECRET.tmp.$$" "$SECRET"
@@ -380,7 +386,6 @@ write_settings() {
   local tmp=$SETTINGS.tmp.$$ sum
   render_settings "$tmp"
   chmod 0644 "$tmp"
-  "$CLI" --settings "$tmp" status >/dev/null || { rm -f "$tmp"; die "the settings file install.sh wrote does not load (see above)"; }
   sum=$(sha256sum <"$tmp" | cut -d' ' -f1)
   if [[ -f $SETTINGS ]]; then
     local now
@@ -392,6 +397,7 @@ write_settings() {
       return
     fi
   fi
+  "$CLI" --settings "$tmp" status >/dev/null || { rm -f "$tmp"; die "the settings file install.sh wrote does not load (see above)"; }
   mv "$tmp" "$SETTINGS"
   state_set "$NODE_STATE" settings_sha256 "$sum"
   done_ "wrote $SETTINGS"
@@ -408,7 +414,7 @@ do_install() {
   ensure_dummy_hcd
   write_modprobe_conf
   if [[ ! -d $IMAGES_DIR ]]; then
-    mkdir -p -m 0750 "$IMAGES_DIR"
+    mkdir -p "$(dirname "$IMAGES_DIR")" && mkdir -m 0750 "$IMAGES_DIR"
     state_set "$NODE_STATE" images_dir_created 1
     done_ "created $IMAGES_DIR for stick images"
   fi
@@ -444,13 +450,15 @@ do_uninstall() {
   if ((${#users[@]})) && ((!FORCE)); then
     die "VMs on this node still use the hook: ${users[*]}; run 'pve-usb-gadget disable <vmid>' for each (or --force: their starts would then fail)"
   fi
-  local live
-  live=$(ls /sys/kernel/config/usb_gadget 2>/dev/null | grep '^pvug-' || true)
-  [[ -z $live ]] || ((FORCE)) || die "sticks are live ($live): stop those VMs first (or --force)"
+  local live=(/sys/kernel/config/usb_gadget/pvug-*)
+  [[ ! -e ${live[0]} ]] || ((FORCE)) || die "sticks are live (${live[*]##*/}): stop those VMs first (or --force)"
 
-  local hook
+  local hook snippets
   hook=$(state_get "$NODE_STATE" hook)
+  [[ -n $hook ]] || hook=$(pvesm path "local:snippets/$HOOK_NAME" 2>/dev/null || true)
   [[ -n $hook && -f $hook ]] && rm -f "$hook" && done_ "removed $hook"
+  snippets=$(state_get "$NODE_STATE" snippets_dir_created)
+  [[ -n $snippets ]] && rmdir "$snippets" 2>/dev/null || true
   [[ -f $CLI ]] && rm -f "$CLI" && done_ "removed $CLI"
   [[ -f $MODPROBE_CONF ]] && rm -f "$MODPROBE_CONF" && done_ "removed $MODPROBE_CONF"
   if [[ -d /sys/module/dummy_hcd && $(cat /sys/module/dummy_hcd/taint 2>/dev/null) == *O* ]]; then
@@ -464,6 +472,8 @@ do_uninstall() {
     done
   fi
   rm -rf /usr/src/"$DKMS_NAME"-* /var/lib/dkms/"$DKMS_NAME"
+  local d
+  for d in /lib/modules/*/updates/dkms; do rmdir "$d" "${d%/dkms}" 2>/dev/null || true; done
   if [[ $(state_get "$NODE_STATE" images_dir_created) == 1 ]]; then
     rmdir "$IMAGES_DIR" 2>/dev/null && done_ "removed the empty $IMAGES_DIR" || say "kept $IMAGES_DIR (it holds images)"
   fi
@@ -471,7 +481,7 @@ do_uninstall() {
   uninstall_cluster_parts
   local pkgs
   pkgs=$(state_get "$NODE_STATE" packages)
-  rm -rf "$ETC"
+  [[ -d $ETC ]] && rm -rf "$ETC" && done_ "removed $ETC (settings)"
   if [[ -n ${pkgs// /} ]]; then
     if ((KEEP_PACKAGES)); then say "kept the packages install.sh had installed:$pkgs"
     else
@@ -522,4 +532,8 @@ uninstall_cluster_parts() {
 
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
-if [[ $MODE == install ]]; then do_install; else do_uninstall; fi
+case $MODE in
+  install) do_install ;;
+  uninstall) do_uninstall ;;
+  print-settings) render_settings "$WORK/settings.ini" && cat "$WORK/settings.ini" ;;
+esac

@@ -43,7 +43,7 @@ export async function disableVm(deps: AdminDeps, vmid: number, opts: { hookscrip
   const boot = bootOrderWithout(root, usbKeys);
   if (boot && 'set' in boot) rootSet.boot = boot.set;
   if (boot && 'delete' in boot) rootDel.push('boot');
-  if (boot) rootText.push(`boot order ${'set' in boot ? boot.set : 'back to the default'}`);
+  if (boot) rootText.push('set' in boot ? `boot ${boot.set}` : 'boot order back to the default');
   const hookscript = root.hookscript;
   if (hookscript !== undefined && (hookscript === opts.hookscript || isOurHookscript(hookscript))) {
     rootDel.push('hookscript');

@@ -1,7 +1,7 @@
 /**
  * Runs INSIDE the test VM: the root side of a one-node "Proxmox VE" for install.sh and the CLI. The
- * stand-ins for `pveum` and `qm` (pve-standins/) send their argv here over a unix socket; this process
- * holds the fake API and acts on it:
+ * stand-ins for `pveum` and `qm` (pve-standins/call) send their argv here over TCP on 127.0.0.1 (port in
+ * /run/pve-standins.port); this process holds the fake API and acts on it:
  *  - pveum: roles, users, privilege-separated tokens and ACLs as pve-access-control keeps them; after
  *    each change every token's effective privileges (token ACLs ∩ its user's, propagated to sub-paths)
  *    are handed to the fake API, which then checks them on every request like PVE does;
@@ -10,13 +10,13 @@
  * Only the subcommands install.sh and the CLI call exist; anything else fails loudly.
  */
 import { randomUUID } from 'node:crypto';
-import { rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { FakePve } from '../../fake-pve/index.js';
 import { ProxmoxClient } from '../../../src/proxmox/client.js';
 import { encodeText } from '../../../src/proxmox/local-config.js';
 
-export const CONTROL_SOCKET = '/run/pve-standins.sock';
+export const CONTROL_PORT_FILE = '/run/pve-standins.port';
 export const NODE = 'pve';
 
 interface Reply {
@@ -67,25 +67,36 @@ export class PveControl {
     });
     const root = new ProxmoxClient({ url: api.url, tokenId: 'root@pam!standin', secret, caPem: api.caPem });
     const c = new PveControl(api, root);
-    rmSync(CONTROL_SOCKET, { force: true });
-    c.server = createServer((req, res) => {
-      let body = '';
-      req.on('data', (d: Buffer) => (body += d.toString()));
-      req.on('end', () => {
-        const { tool, args } = JSON.parse(body) as { tool: string; args: string[] };
-        c.handle(tool, args).then(
-          (r) => res.end(JSON.stringify(r)),
-          (e: unknown) => res.end(JSON.stringify(err(e instanceof Error ? e.message : String(e)))),
-        );
-      });
-    });
-    await new Promise<void>((done) => c.server?.listen(CONTROL_SOCKET, done));
+    c.server = createServer((sock) => c.serve(sock));
+    await new Promise<void>((done) => c.server?.listen(0, '127.0.0.1', done));
+    writeFileSync(CONTROL_PORT_FILE, `${(c.server.address() as AddressInfo).port}\n`);
     return c;
   }
 
   async close(): Promise<void> {
     await this.root.close();
     await new Promise<void>((done) => (this.server ? this.server.close(() => done()) : done()));
+  }
+
+  /** one request per connection: "<argc>\\0<arg>\\0..." in, "<code>\\n<n>\\n<n stderr lines><stdout>" out */
+  private serve(sock: Socket): void {
+    let buf = Buffer.alloc(0);
+    let handled = false;
+    sock.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      const fields = buf.toString('utf8').split('\0');
+      const argc = Number(fields[0]);
+      if (handled || !(fields.length > argc + 1)) return;
+      handled = true;
+      const [tool = '', ...args] = fields.slice(1, argc + 1);
+      this.handle(tool, args)
+        .catch((e: unknown) => err(e instanceof Error ? e.message : String(e)))
+        .then((r) => {
+          const lines = r.stderr === '' ? [] : r.stderr.replace(/\n$/, '').split('\n');
+          sock.end(`${r.code}\n${lines.length}\n${lines.map((l) => `${l}\n`).join('')}${r.stdout}`);
+        });
+    });
+    sock.on('error', () => undefined);
   }
 
   /** /etc/pve/qemu-server/<vmid>.conf as pmxcfs shows it, with the root-only hookscript in it */

@@ -1,0 +1,54 @@
+// install.sh's own checks and the settings file it writes, run for real (no root needed for these):
+// the rendered templates/settings.ini must load with the hook's settings parser, so a change of the
+// template cannot silently break what the installer writes.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { HOOK_FILE_NAME } from '../../src/cli/hookscript.js';
+import { rolePrivileges } from '../../src/cli/privileges.js';
+import { parseSettings } from '../../src/settings/parse.js';
+
+const INSTALL = resolve(__dirname, '../../install.sh');
+const sh = (...args: string[]) => spawnSync('bash', [INSTALL, ...args], { encoding: 'utf8' });
+
+describe('install.sh', () => {
+  it('renders settings the hook loads, with the token, the cluster-wide secret and the CA', () => {
+    const text = execFileSync('bash', [INSTALL, '--print-settings', '--controllers', '12', '--api-url', 'https://127.0.0.1:8006'], { encoding: 'utf8' });
+    const s = parseSettings(text, 'rendered', 'pve1');
+    expect(s.api).toEqual({
+      url: 'https://127.0.0.1:8006',
+      tokenId: 'pve-usb-gadget@pve!hook',
+      secretFile: '/etc/pve/priv/pve-usb-gadget/token.secret',
+      caFile: '/etc/pve/pve-root-ca.pem',
+    });
+    expect(s.modules.controllers).toBe(12);
+    expect(s.node).toBe('pve1');
+  });
+
+  it('renders settings without [api] for --no-api', () => {
+    const s = parseSettings(execFileSync('bash', [INSTALL, '--print-settings', '--no-api'], { encoding: 'utf8' }), 'rendered', 'pve1');
+    expect(s.api).toBeUndefined();
+    expect(s.modules.controllers).toBe(8);
+  });
+
+  it('refuses bad options before doing anything', () => {
+    expect(sh('--controllers', '33').stderr).toMatch(/--controllers must be 1..32/);
+    expect(sh('--storage', 'a b').stderr).toMatch(/not a storage id/);
+    expect(sh('--api-url', 'http://127.0.0.1:8006').stderr).toMatch(/--api-url must be https/);
+    const r = sh('--frobnicate');
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/unknown option: --frobnicate/);
+    expect(sh('--help').status).toBe(0);
+  });
+});
+
+describe('install.sh and the CLI agree', () => {
+  it('gives the role exactly the privileges privileges.ts lists', () => {
+    const line = readFileSync(INSTALL, 'utf8').split('\n').find((l) => l.startsWith('readonly ROLE_PRIVS='));
+    expect(line?.slice('readonly ROLE_PRIVS='.length)).toBe(rolePrivileges().join(','));
+  });
+  it('enables the hook file name the CLI sets as hookscript', () => {
+    expect(readFileSync(INSTALL, 'utf8')).toContain(`readonly HOOK_NAME=${HOOK_FILE_NAME}\n`);
+  });
+});
