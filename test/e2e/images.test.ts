@@ -2,19 +2,24 @@
  * Issue 5 on a real kernel: an unRAID-shaped release built here from Debian's own files (the test kernel
  * as bzimage, a busybox payload as bzroot, Debian's syslinux) is served on 127.0.0.1 inside the VM with
  * release lists and MD5; `image create --unraid-version` builds the stick; the gadget exports it; the
- * nested guest boots SeaBIOS → syslinux → that kernel → the payload's marker. Then the refusals.
+ * nested guest boots SeaBIOS → syslinux → that kernel → the payload's marker. Meanwhile the refusals
+ * (wrong MD5, not a release, unknown version). Then the same image boots with UEFI (OVMF) on the test side.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundleForVm } from './harness/bundle.js';
+import { bootNestedGuest, type NestedGuestResult } from './harness/nested-guest.js';
 import { expectClean } from './harness/scenarios.js';
 import { buildUnraidFixture, type UnraidFixtureManifest } from './harness/unraid-fixture.js';
 import { cachePaths, projectRoot, runInVm, type VmRun } from './harness/vm.js';
 
 const GiB = 1024 * 1024 * 1024;
 const IMAGE = '/var/lib/vz/usb-gadget/unraid.img';
+/** Debian's ovmf package (a host package of provision.sh) */
+const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd';
+const OVMF_VARS = '/usr/share/OVMF/OVMF_VARS_4M.fd';
 
 describe('unRAID backing image on a real kernel', () => {
   let run: VmRun;
@@ -32,10 +37,12 @@ describe('unRAID backing image on a real kernel', () => {
     });
     // own bundle name: other e2e files rebuild scenarios.cjs while this VM may still be loading it
     const entry = await bundleForVm('test/e2e/guest/main.ts', 'scenarios-images');
-    const env: Record<string, string> = { PVUG_UNRAID_FIXTURE: '/results/unraid-fixture' };
-    if (process.env.PVUG_ONLY) env.PVUG_ONLY = process.env.PVUG_ONLY;
+    const env = { PVUG_UNRAID_FIXTURE: '/results/unraid-fixture' };
     run = await runInVm({ script: `exec node ${entry} images /results/facts.json`, timeoutMs: 1_500_000, memMb: 3072, resultsDir, env });
     facts = JSON.parse(await readFile(join(resultsDir, 'facts.json'), 'utf8').catch(() => '{}')) as Record<string, any>;
+    // the figures (how long the nested boot took) for whoever runs this
+    const figures = run.output.split('\n').filter((l) => /^(unraid:|scenario )/.test(l));
+    console.log([`test VM: ${(run.durationMs / 1000).toFixed(1)} s`, ...figures].join('\n'));
     // the nested Linux boot (TCG inside TCG) takes minutes on a busy machine
   }, 1_800_000);
   afterAll(async () => {
@@ -48,7 +55,7 @@ describe('unRAID backing image on a real kernel', () => {
   });
 
   describe('image create --unraid-version, then a BIOS boot of the stick', () => {
-    const f = () => facts.unraidBiosBoot;
+    const f = () => facts.unraidImage;
     it('did not crash', () => {
       expect(f()?.crashed).toBeUndefined();
     });
@@ -62,8 +69,7 @@ describe('unRAID backing image on a real kernel', () => {
       expect(c.code, c.stderr).toBe(0);
       expect(c.stdout).toContain(`downloaded /var/lib/vz/usb-gadget/unRAIDServer-${m.goodVersion}-x86_64.zip (`);
       expect(c.stdout).toContain('checksum ok');
-      expect(f().requests).toEqual([
-        'GET /releases-combined.json',
+      expect(f().createRequests).toEqual([
         'GET /branches.json',
         'GET /stable.json',
         `GET /dl/unRAIDServer-${m.goodVersion}-x86_64.zip`,
@@ -110,7 +116,7 @@ describe('unRAID backing image on a real kernel', () => {
       const at = (s: string) => b.serial.indexOf(s);
       expect(at('SYSLINUX')).toBeLessThan(at(m.menuTitle));
       expect(at(m.menuTitle)).toBeLessThan(at(payload));
-      expect(b.serial).toContain(`${payload} on ${m.kernelRelease}`);
+      expect(b.serial).toMatch(new RegExp(`${payload} on ${m.kernelRelease.replace(/\./g, '\\.')} after [\\d.]+ s of kernel uptime`));
     });
     it('post-stop leaves nothing of the gadget', () => {
       const post = f().stop[1];
@@ -119,11 +125,8 @@ describe('unRAID backing image on a real kernel', () => {
     });
   });
 
-  describe('refusals', () => {
-    const r = () => facts.unraidRefusals;
-    it('did not crash', () => {
-      expect(r()?.crashed).toBeUndefined();
-    });
+  describe('refusals (run while the nested guest boots)', () => {
+    const r = () => facts.unraidImage.refusals;
     it('a download whose MD5 does not match: clear error, the download deleted, no image', () => {
       const w = r().wrongMd5;
       const listed = m.releases.find((x) => x.version === m.badMd5Version)!.md5;
@@ -153,6 +156,45 @@ describe('unRAID backing image on a real kernel', () => {
       expect(u.stderr).toContain('unRAID 6.0.0-nonexistent is not in the release lists');
       expect(u.stderr).toContain(`choose one of: ${m.goodVersion}, ${m.notUnraidVersion}, ${m.badMd5Version}`);
       expect(u.left).toEqual([]);
+    });
+  });
+
+  describe('UEFI: the same image on OVMF, booted on the test side', () => {
+    // OVMF inside the nested guest (TCG in TCG) needed 146 s to reach its boot manager alone and did not
+    // reach the payload within 10 minutes here; one level of TCG boots it in well under two minutes.
+    // What this covers: the image the CLI built in the VM boots with UEFI (EFI- renamed to EFI,
+    // syslinux.efi, its syslinux.cfg, the kernel and initrd from the FAT volume). The gadget's transport
+    // is covered by the BIOS boot above; here QEMU's own USB stick device serves the file.
+    let uefi: NestedGuestResult | undefined;
+    beforeAll(async () => {
+      if (facts.unraidImage?.copyForUefi?.code !== 0) return;
+      const vars = join(resultsDir, 'OVMF_VARS.fd');
+      await copyFile(OVMF_VARS, vars);
+      uefi = await bootNestedGuest({
+        qemuArgs: [
+          '-no-reboot',
+          '-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${OVMF_CODE}`,
+          '-drive', `if=pflash,format=raw,unit=1,file=${vars}`,
+          '-device', 'qemu-xhci,id=xhci',
+          '-drive', `if=none,id=stick,format=raw,snapshot=on,file=${join(resultsDir, 'unraid-uefi.img')}`,
+          '-device', 'usb-storage,bus=xhci.0,drive=stick,bootindex=1',
+        ],
+        // the end of the payload's line: the serial log is read while the guest writes it
+        marker: ' s of kernel uptime',
+        serialLog: join(resultsDir, 'uefi-serial.log'),
+        memMb: 256,
+        timeoutMs: 300_000,
+      });
+      console.log(`UEFI boot on the test side: ${uefi.found ? 'payload' : 'no payload'} after ${(uefi.elapsedMs / 1000).toFixed(1)} s`);
+    }, 400_000);
+    it('OVMF starts the stick\'s EFI loader, which boots the release kernel and the payload', () => {
+      expect(facts.unraidImage.copyForUefi.code, facts.unraidImage.copyForUefi.stderr).toBe(0);
+      const serial = uefi?.serial ?? '';
+      const payload = `pvug-payload: ${m.marker}`;
+      expect(uefi?.found, `${uefi?.qemuStderr}\n${serial.slice(-2000)}`).toBe(true);
+      expect(serial).toMatch(/BdsDxe: starting Boot\d+ "UEFI QEMU QEMU USB HARDDRIVE/);
+      expect(serial.indexOf('BdsDxe: starting')).toBeLessThan(serial.indexOf(payload));
+      expect(serial).toMatch(new RegExp(`${payload} on ${m.kernelRelease.replace(/\./g, '\\.')} after [\\d.]+ s of kernel uptime`));
     });
   });
 

@@ -34,7 +34,8 @@ readonly VM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/vm" && pwd)
 
 # dosfstools..zip: the image module (mkfs.fat, mtools, unzip, syslinux) and its tests (sfdisk, fsck.fat, zip)
 readonly HOST_PACKAGES=(qemu-system-x86 qemu-utils busybox-static debootstrap cpio kmod gzip xz-utils
-  dosfstools mtools unzip syslinux syslinux-common syslinux-efi syslinux-utils fdisk zip)
+  dosfstools mtools unzip syslinux syslinux-common syslinux-efi syslinux-utils fdisk zip
+  ovmf) # ovmf: UEFI boot of a built unRAID image (test/e2e/images.test.ts)
 # The kernel package series: the newest matching package is taken when the kernel is (re)provisioned.
 readonly KERNEL_PACKAGE_RE='^linux-image-6\.1\.0-[0-9]+-amd64-unsigned$'
 # Modules the initramfs loads itself (with their dependencies): 9p root, overlay, configfs.

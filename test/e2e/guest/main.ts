@@ -9,7 +9,7 @@ import { faultScenarios, refusalScenarios, twoVms, attachHelper } from './scenar
 import { apiDown, api403, concurrency, enumerationTimeout, kernelRefusal, mappingConflict, moduleBusy, noFreeController } from './scenarios-hardening.js';
 import { allHookOutput } from './qemu-server.js';
 import { blockVolume, rbdSysfs, sharedMigration, volumeRefusals } from './scenarios-storage.js';
-import { unraidBiosBoot, unraidRefusals } from './scenarios-images.js';
+import { unraidImage } from './scenarios-images.js';
 
 const groups: Record<string, ((node: PveNode) => Promise<unknown>)[]> = {
   lifecycle: [happyPath, identityAndData],
@@ -18,7 +18,7 @@ const groups: Record<string, ((node: PveNode) => Promise<unknown>)[]> = {
   hardening: [moduleBusy, kernelRefusal, noFreeController, enumerationTimeout, apiDown, api403, mappingConflict],
   soak: [concurrency],
   storage: [blockVolume, sharedMigration, volumeRefusals, rbdSysfs],
-  images: [unraidBiosBoot, unraidRefusals],
+  images: [unraidImage],
 };
 
 async function main(): Promise<void> {

@@ -3,7 +3,8 @@
  * server (release lists in both published shapes, the zips); `pve-usb-gadget image create
  * --unraid-version` (Debian's node 18, the shipped dist/cli.cjs) downloads, verifies and builds the
  * image; the hook exports it; the nested guest boots firmware → syslinux → the test kernel → the
- * payload's marker. Then the refusals: a download with the wrong MD5, zips that are not unRAID releases.
+ * payload's marker. Meanwhile the refusals: a download with the wrong MD5, zips that are not unRAID
+ * releases, a version that is not listed.
  * The fixture (test/e2e/harness/unraid-fixture.ts) is built on the test side into $PVUG_UNRAID_FIXTURE.
  */
 import { execFile } from 'node:child_process';
@@ -21,7 +22,7 @@ const fixtureDir = () => process.env.PVUG_UNRAID_FIXTURE ?? '/results/unraid-fix
  * The nested guest is TCG inside TCG: SeaBIOS reads ~9 MiB for syslinux through its USB stack, then the
  * xz-compressed kernel unpacks itself and boots. Minutes on a busy 2-core machine.
  */
-const BOOT_TIMEOUT_MS = Number(process.env.PVUG_UNRAID_BOOT_TIMEOUT_MS ?? 900_000);
+const BOOT_TIMEOUT_MS = 900_000;
 
 export interface CliRun {
   code: number | null;
@@ -30,13 +31,19 @@ export interface CliRun {
   ms: number;
 }
 
-/** The admin CLI as an operator runs it. Asynchronous: the release server runs in this process. */
-export function cli(args: string[]): Promise<CliRun> {
+/** how the payload's line ends (test/e2e/vm/unraid-payload-init) */
+const PAYLOAD_LINE_END = ' s of kernel uptime';
+
+/** Where the built image is copied for the test side's UEFI boot (/results is the test's folder). */
+export const UEFI_COPY = '/results/unraid-uefi.img';
+
+/** A program's exit code and output. Asynchronous: the release server runs in this process. */
+function run(file: string, args: string[]): Promise<CliRun> {
   const t0 = Date.now();
   return new Promise((resolve) => {
     execFile(
-      NODE_BIN,
-      [CLI, ...args],
+      file,
+      args,
       { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C', HOME: '/root' }, maxBuffer: 16 * 1024 * 1024 },
       (err, stdout, stderr) => {
         const code = err ? (typeof err.code === 'number' ? err.code : null) : 0;
@@ -45,6 +52,9 @@ export function cli(args: string[]): Promise<CliRun> {
     );
   });
 }
+
+/** The admin CLI as an operator runs it, on Debian's node. */
+export const cli = (args: string[]) => run(NODE_BIN, [CLI, ...args]);
 
 interface ReleaseServer {
   base: string;
@@ -78,12 +88,20 @@ async function serveReleases(dir: string): Promise<ReleaseServer> {
     res.writeHead(404, { 'content-type': 'text/plain' });
     res.end('not found\n');
   });
+  // a CLI run in the slow VM can pause longer than node's 5 s keep-alive between two requests; the
+  // server closing the idle socket just as the client reuses it fails that fetch (seen here)
+  server.keepAliveTimeout = 120_000;
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
   const address = server.address();
   if (!address || typeof address === 'string') throw new Error('release server has no TCP address');
   const base = `http://127.0.0.1:${address.port}`;
   lists = releaseLists(base, manifest);
-  return { base, manifest, requests, close: () => new Promise((ok) => server.close(() => ok())) };
+  const close = () =>
+    new Promise<void>((ok) => {
+      server.close(() => ok());
+      server.closeIdleConnections(); // node 18 leaves idle keep-alive sockets open on close()
+    });
+  return { base, manifest, requests, close };
 }
 
 const listDir = (dir: string) => readdirSync(dir).sort();
@@ -103,18 +121,43 @@ async function serialTimeline(qs: QemuServerStandIn, vmid: number, patterns: str
   return { seenAtMs, serial, elapsedMs: elapsed };
 }
 
-/** Build from a downloaded release, inspect, hand to a VM, boot it with BIOS (SeaBIOS). */
-export async function unraidBiosBoot(node: PveNode) {
+/**
+ * Each refusal in a fresh directory, so "nothing left behind" is a directory listing. Returns what
+ * each CLI run printed and left, and the requests of the wrong-MD5 run.
+ */
+async function refusals(srv: ReleaseServer) {
+  const m = srv.manifest;
+  const attempt = async (name: string, args: string[]) => {
+    const dir = `/var/lib/vz/pvug-refusal-${name}`;
+    mkdirSync(dir, { recursive: true });
+    const result = await cli(['image', 'create', `${dir}/unraid.img`, ...args]);
+    return { ...result, left: listDir(dir) };
+  };
+  const combined = `${srv.base}/releases-combined.json`;
+  const branches = `${srv.base}/branches.json`;
+  srv.requests.length = 0;
+  const wrongMd5 = await attempt('md5', ['--unraid-version', m.badMd5Version, '--releases-url', combined]);
+  const wrongMd5Requests = srv.requests.splice(0);
+  const notUnraidDownload = await attempt('download', ['--unraid-version', m.notUnraidVersion, '--releases-url', branches]);
+  const notUnraidZip = await attempt('zip', ['--unraid', '--from-zip', path.join(fixtureDir(), 'not-unraid.zip')]);
+  const unknownVersion = await attempt('version', ['--unraid-version', '6.0.0-nonexistent', '--releases-url', branches]);
+  return { wrongMd5, wrongMd5Requests, notUnraidDownload, notUnraidZip, unknownVersion };
+}
+
+/**
+ * Build from a downloaded release, inspect, hand it to a VM, boot it with BIOS (SeaBIOS). The nested
+ * guest keeps one of the test VM's two CPUs busy for minutes, so the refusals and the release listing
+ * run on the other one meanwhile.
+ */
+export async function unraidImage(node: PveNode) {
   const srv = await serveReleases(fixtureDir());
   try {
     const m = srv.manifest;
     const image = `${IMAGES}/unraid.img`;
-    const releases = await cli(['image', 'unraid-releases', '--releases-url', `${srv.base}/releases-combined.json`]);
     const create = await cli(['image', 'create', image, '--unraid-version', m.goodVersion, '--releases-url', `${srv.base}/branches.json`]);
+    const createRequests = srv.requests.splice(0);
     const afterCreate = listDir(IMAGES);
     const st = statSync(image, { throwIfNoEntry: false });
-    const inspect = await cli(['image', 'inspect', image]);
-    const requests = [...srv.requests];
 
     const vmid = 300;
     node.addVm(vmid, gadgetNotes({ image, vendor_id: '0x0781', product_id: '0x5583', serial: 'PVUGUNRAID0300' }), { extra: { memory: '256' } });
@@ -124,53 +167,41 @@ export async function unraidBiosBoot(node: PveNode) {
     // the nested QEMU was spawned between pre-start and post-start; the timeline counts from here
     const startMs = Date.now() - t0;
     const during = hostState();
-    const boot = start.started
-      ? await serialTimeline(qs, vmid, ['SYSLINUX', m.menuTitle, `pvug-payload: ${m.marker}`], BOOT_TIMEOUT_MS)
-      : { seenAtMs: {}, serial: '', elapsedMs: 0 };
+    const payload = `pvug-payload: ${m.marker}`;
+    const booting = start.started
+      ? // the last pattern ends the payload's line: the serial log is read while the guest writes it
+        serialTimeline(qs, vmid, ['SYSLINUX', m.menuTitle, payload, PAYLOAD_LINE_END], BOOT_TIMEOUT_MS)
+      : Promise.resolve({ seenAtMs: {} as Record<string, number | null>, serial: '', elapsedMs: 0 });
+    const inspect = await cli(['image', 'inspect', image]);
+    // for the UEFI boot on the test side (OVMF inside the nested guest is too slow here)
+    const copyForUefi = await run('cp', ['--sparse=always', image, UEFI_COPY]);
+    const refused = await refusals(srv);
+    const releases = await cli(['image', 'unraid-releases', '--releases-url', `${srv.base}/releases-combined.json`]);
+    const boot = await booting;
+    const s = (ms: number | null | undefined) => (typeof ms === 'number' ? `${(ms / 1000).toFixed(1)} s` : 'never');
+    const uptime = / after ([\d.]+) s of kernel uptime/.exec(boot.serial)?.[1] ?? '?';
+    process.stdout.write(
+      `unraid: image create ${s(create.ms)}, VM start (hooks) ${s(startMs)}, then on the guest's serial port: SYSLINUX ${s(boot.seenAtMs.SYSLINUX)}, ` +
+        `menu ${s(boot.seenAtMs[m.menuTitle])}, payload ${s(boot.seenAtMs[payload])} (kernel uptime ${uptime} s)\n`,
+    );
     const stop = await qs.stop(vmid);
     return {
       manifest: m,
-      releases,
       create,
+      createRequests,
       afterCreate,
       image: st ? { size: st.size, allocated: st.blocks * 512, mode: st.mode & 0o777 } : null,
       inspect,
-      requests,
       start,
-      during,
       startMs,
+      during,
       boot,
+      copyForUefi,
+      refusals: refused,
+      releases,
       stop,
       after: hostState(),
     };
-  } finally {
-    await srv.close();
-  }
-}
-
-/** Each refusal in a fresh directory, so "nothing left behind" is a directory listing. */
-export async function unraidRefusals(_node: PveNode) {
-  const srv = await serveReleases(fixtureDir());
-  try {
-    const m = srv.manifest;
-    const dirFor = (name: string) => {
-      const d = `/var/lib/vz/pvug-refusal-${name}`;
-      mkdirSync(d, { recursive: true });
-      return d;
-    };
-    const attempt = async (name: string, args: (img: string) => string[]) => {
-      const dir = dirFor(name);
-      const run = await cli(['image', 'create', `${dir}/unraid.img`, ...args(`${dir}/unraid.img`)]);
-      return { ...run, left: listDir(dir) };
-    };
-    const combined = `${srv.base}/releases-combined.json`;
-    const branches = `${srv.base}/branches.json`;
-    const wrongMd5 = await attempt('md5', () => ['--unraid-version', m.badMd5Version, '--releases-url', combined]);
-    const wrongMd5Requests = [...srv.requests];
-    const notUnraidDownload = await attempt('download', () => ['--unraid-version', m.notUnraidVersion, '--releases-url', branches]);
-    const notUnraidZip = await attempt('zip', () => ['--unraid', '--from-zip', path.join(fixtureDir(), 'not-unraid.zip')]);
-    const unknownVersion = await attempt('version', () => ['--unraid-version', '6.0.0-nonexistent', '--releases-url', branches]);
-    return { manifest: m, wrongMd5, wrongMd5Requests, notUnraidDownload, notUnraidZip, unknownVersion };
   } finally {
     await srv.close();
   }
