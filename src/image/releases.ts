@@ -12,7 +12,7 @@ import { open, rename, rm, stat } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { errnoOf } from '../errors.js';
 import { ImageError } from './errors.js';
 import type { ProgressSink } from './progress.js';

@@ -4,7 +4,7 @@
  * here are anchored character classes without nested quantifiers, so they run in linear time.
  */
 
-import { z } from 'zod';
+import * as z from 'zod';
 import { hasInvisibleChar } from '../notes/shown.js';
 import { parseVolumeId, VOLUME_ID_EXAMPLE } from '../storage/volume-id.js';
 import { SPEEDS, type Speed } from './types.js';
