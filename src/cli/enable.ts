@@ -1,7 +1,8 @@
 /**
  * `pve-usb-gadget enable <vmid> --image PATH ...`: everything a VM needs to get its stick at the next
  * start. Reads first, decides every change, refuses before changing anything, then applies:
- *   1. the USB mapping usb-gadget-<vmid> with this node's entry (API, Mapping.Modify)
+ *   1. the USB mapping usb-gadget-<vmid> with this node's entry, and one for each other node that can
+ *      build the stick (its images on shared storage), so Proxmox allows offline migrations there
  *   2. the [usb-gadget] section in the notes and a usbN: mapping=... line (API, one PUT with the digest
  *      read in step 0, so a concurrent edit of the notes makes it fail instead of being overwritten)
  *   3. hookscript and, with --boot, the boot order (qm set as root: see privileges.ts)
@@ -13,6 +14,8 @@ import { checkImage } from '../host/image-policy.js';
 import { looksLikeVolumeId } from '../storage/volume-id.js';
 import { smbiosUuid } from '../hook/vm-source.js';
 import { ensureMapping, mappingName, parseMapEntry, vmidOfMapping, withNodeEntry } from '../proxmox/mapping.js';
+import { lunLocations, placement } from '../storage/placement.js';
+import { readStorageConfig } from '../storage/storage-config.js';
 import { deriveSerial } from '../spec/serial.js';
 import { usbId, type GadgetSpec } from '../spec/types.js';
 import { validateNotes } from '../spec/validate.js';
@@ -148,6 +151,12 @@ export async function enableVm(deps: AdminDeps, vmid: number, opts: EnableOption
     const r = await ensureMapping(api, { vmid, node, usbId: id });
     changes.push(`USB mapping ${name}: ${r.action} (${node} -> ${id})`);
   }
+  // Proxmox refuses an offline migration to a node the mapping has no entry for: give one to every other
+  // node that can build this stick (shared storage), none to a node where the image is not.
+  for (const other of await otherNodesForStick(deps, spec.luns)) {
+    const r = await ensureMapping(api, { vmid, node: other, usbId: id });
+    if (r.action !== 'unchanged') changes.push(`USB mapping ${name}: ${r.action} (${other} -> ${id}, for migrations)`);
+  }
   if (Object.keys(set).length > 0) {
     await api.updateVmConfig(node, vmid, set, { digest });
     changes.push(...setText);
@@ -168,6 +177,15 @@ function checkImages(deps: AdminDeps, spec: GadgetSpec): void {
     if (looksLikeVolumeId(lun.image)) continue;
     checkImage(deps.fs, deps.settings, lun.index === 0 ? 'usb-gadget.image' : `usb-gadget.lun${lun.index}.image`, lun.image, lun.readonly, []);
   }
+}
+
+/** Cluster nodes other than this one where every LUN's image is reachable (placement.ts). */
+async function otherNodesForStick(deps: AdminDeps, luns: readonly { index: number; image: string }[]): Promise<string[]> {
+  const node = deps.settings.node;
+  const clusterNodes = (await deps.api.listNodes()).map((n) => n.node);
+  if (clusterNodes.length <= 1) return [];
+  const where = placement(lunLocations(luns, readStorageConfig(deps.fs)), clusterNodes, node);
+  return where.nodes.filter((n) => n !== node);
 }
 
 /** Two sticks with one VID:PID cannot be live on one node at once (pre-start refuses the second). */

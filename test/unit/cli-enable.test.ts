@@ -1,6 +1,6 @@
 // enable / disable against the fake Proxmox API over real HTTPS, with a token that has exactly the
 // privileges privileges.ts lists, and an in-memory `qm` (root) for hookscript and boot order.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -91,6 +91,25 @@ describe('enable and disable', () => {
     expect(deps.qm.hookscripts.get(100)).toBe(HOOK);
     expect(r).toMatchObject({ serial: 'A1B2C3D4E5F60718', usbKey: 'usb0', usbId: '0781:5571' });
     expect(printed.at(-1)).toMatch(/enabled/);
+  });
+
+  it('gives the mapping an entry for every node that can build the stick, and only those', async () => {
+    fake.addNode('pve2');
+    // a path is a file of this node: no entry for pve2 (Proxmox then refuses a migration there)
+    await enableVm(deps, 100, opts({ vendorId: '0x0781', productId: '0x5571' }));
+    expect(fake.usbMapping('usb-gadget-100')?.map).toEqual(['node=pve,id=0781:5571']);
+    // a volume on a shared storage is on both nodes
+    const host = mkdtempSync(join(tmpdir(), 'pvug-enable-host-'));
+    try {
+      mkdirSync(join(host, 'etc/pve'), { recursive: true });
+      writeFileSync(join(host, 'etc/pve/storage.cfg'), 'nfs: nas\n\tpath /mnt/pve/nas\n\tserver 192.0.2.9\n\texport /nas\n\tcontent images\n');
+      fake.addVm({ vmid: 102, config: { ostype: 'l26', smbios1: `uuid=${UUID}` } });
+      const r = await enableVm({ ...deps, fs: nodeHostFs(host) }, 102, opts({ image: 'nas:102/vm-102-usb.raw', vendorId: '0x0781', productId: '0x5572' }));
+      expect(fake.usbMapping('usb-gadget-102')?.map).toEqual(['node=pve,id=0781:5572', 'node=pve2,id=0781:5572']);
+      expect(r.changes).toContain('USB mapping usb-gadget-102: updated (pve2 -> 0781:5572, for migrations)');
+    } finally {
+      rmSync(host, { recursive: true, force: true });
+    }
   });
 
   it('changes nothing the second time', async () => {
