@@ -1,5 +1,5 @@
 /** Pure: the bench summary → the Markdown report (bench/results/<date>.md). */
-import { SHARE_NAMES, type PreStartShares, type Stat } from './stats.js';
+import { SHARE_NAMES, stat, type PreStartShares, type Stat } from './stats.js';
 import type { Summary } from './summary.js';
 
 export interface Machine {
@@ -16,6 +16,8 @@ export interface Machine {
   loadBefore: number[];
   loadAfter: number[];
   durationS: number;
+  /** node on this machine itself, outside the VM: ms per run */
+  nativeFloor?: { nodeEmpty: number[]; bundleLoad: number[]; node: string };
   /** what this run left out or changed (--quick, --only, ...) */
   notes: string[];
 }
@@ -69,13 +71,23 @@ export function renderMarkdown(sum: Summary, m: Machine): string {
     for (const x of sum.latency.modes) {
       out.push(row([x.mode, s(x.pre, 0), s(x.baselineUp, 0), s(x.preWithoutEnumeration, 0), s(x.baselineUpWithoutEnumeration, 0), `${f(x.enumeration.median, 0)} / ${f(x.baselineEnumeration.median, 0)}`, s(x.post, 0), s(x.baselineDown, 0)]));
     }
-    out.push('', `Floor: \`node -e 0\` ${s(sum.latency.floor.nodeEmpty, 0)} ms; node loading the hook bundle only (usage error) ${s(sum.latency.floor.bundleLoad, 0)} ms.`, '');
+    out.push('', `Floor in the test VM: \`node -e 0\` ${s(sum.latency.floor.nodeEmpty, 0)} ms; node loading the hook bundle only (usage error) ${s(sum.latency.floor.bundleLoad, 0)} ms.`);
+    if (m.nativeFloor) {
+      const n = m.nativeFloor;
+      out.push(`The same on this machine without emulation (node ${n.node}): ${s(stat(n.nodeEmpty), 0)} ms and ${s(stat(n.bundleLoad), 0)} ms, i.e. TCG makes start-up about ${f(sum.latency.floor.bundleLoad.median / stat(n.bundleLoad).median, 0)} x slower.`);
+    }
+    out.push('');
     out.push('Where a pre-start goes (median ms per step, from PVE_USB_GADGET_TIMING=1):', '');
     out.push(...head(['step', ...sum.latency.modes.map((x) => x.mode)]));
     for (const k of Object.keys(SHARE_NAMES) as (keyof PreStartShares)[]) {
       out.push(row([SHARE_NAMES[k], ...sum.latency.modes.map((x) => (x.shares ? `${f(x.shares[k], 0)} (${f((x.shares[k] / x.pre.median) * 100, 0)} %)` : 'n/a'))]));
     }
     out.push('');
+    if (sum.latency.variants.length > 0) {
+      out.push('Other builds of the hook, warm, interleaved with the shipped one (ms):', '', ...head(['build', 'pre-start', 'start-up (to main)', 'post-stop']));
+      for (const v of sum.latency.variants) out.push(row([v.name, s(v.pre, 0), s(v.startup, 0), s(v.post, 0)]));
+      out.push('');
+    }
   }
 
   if (sum.scale) {

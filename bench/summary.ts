@@ -65,7 +65,12 @@ export function summarizeLatency(raw: LatencyRaw) {
       shares: medianShares(shares),
     };
   });
-  return { modes, floor: { nodeEmpty: stat(raw.floor.nodeEmpty), bundleLoad: stat(raw.floor.bundleLoad) } };
+  const names = [...new Set((raw.variants ?? []).map((v) => v.name))];
+  const variants = names.map((name) => {
+    const v = (raw.variants ?? []).filter((x) => x.name === name);
+    return { name, pre: stat(v.map((x) => x.pre.ms)), post: stat(v.map((x) => x.post.ms)), startup: stat(v.map((x) => x.pre.timing?.main ?? Number.NaN)) };
+  });
+  return { modes, floor: { nodeEmpty: stat(raw.floor.nodeEmpty), bundleLoad: stat(raw.floor.bundleLoad) }, variants };
 }
 
 export function summarizeScale(raw: ScaleRaw) {

@@ -4,10 +4,12 @@
 //   --only=a,b         sections: disk, guest, latency, scale
 //   --linux / --no-linux   the nested Linux guest (slow under nested TCG; off by default)
 //   --out=DIR          where to write (default bench/results)
+//   --mib=N --runs=N   the transfer size (disk and guest sections) and the runs of every section: a full
+//                      run on a 2-core TCG machine takes about an hour; 64 MiB x 3 runs about a third of it
 //   --kernel-args=a;b  extra test VM kernel arguments
 //   --variants=a,b     also time test/e2e/.build/hook-a.cjs, ... (other builds of the hook) warm, interleaved
 //                      with dist/hook.cjs, in the latency section: for trying start-up changes
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -43,6 +45,19 @@ const options: BenchOptions = quick
       latency: { runs: 5, controllers: 8 },
       scale: { counts: [1, 4, 8, 16], runs: 3 },
     };
+const mib = value('mib');
+const runs = value('runs');
+if (mib !== undefined) {
+  if (!/^[1-9][0-9]*$/.test(mib)) throw new Error(`--mib takes a whole number of MiB, got ${mib}`);
+  options.disk.mib = Number(mib);
+  options.guest.loadMib = Number(mib);
+}
+if (runs !== undefined) {
+  if (!/^[1-9][0-9]?$/.test(runs)) throw new Error(`--runs takes a whole number from 1 to 99, got ${runs}`);
+  for (const o of [options.disk, options.latency, options.scale]) o.runs = Number(runs);
+  options.guest.loadRuns = Number(runs);
+  options.guest.linuxRuns = Number(runs);
+}
 const variants = value('variants')?.split(',').filter(Boolean) ?? [];
 if (variants.length > 0) options.latency.variants = variants.map((name) => ({ name, path: `/project/test/e2e/.build/hook-${name}.cjs` }));
 const TIMEOUT_MS: Record<Section, number> = { disk: 1_800_000, guest: linux ? 3_600_000 : 1_800_000, latency: 900_000, scale: 1_200_000 };
@@ -92,6 +107,21 @@ async function runSection(entry: string, section: Section): Promise<{ raw?: unkn
   }
 }
 
+/** The same floor as the latency section, on this machine's own node (not in the VM): the TCG factor. */
+function nativeFloor(runs = 5): { nodeEmpty: number[]; bundleLoad: number[]; node: string } {
+  const time = (args: string[]) => {
+    const t = performance.now();
+    spawnSync(process.execPath, args, { stdio: 'ignore' });
+    return performance.now() - t;
+  };
+  const out = { nodeEmpty: [] as number[], bundleLoad: [] as number[], node: process.version };
+  for (let i = 0; i < runs; i++) {
+    out.nodeEmpty.push(time(['-e', '0']));
+    out.bundleLoad.push(time([join(projectRoot(), 'dist', 'hook.cjs')]));
+  }
+  return out;
+}
+
 async function main(): Promise<void> {
   const t0 = Date.now();
   const loadBefore = loadavg();
@@ -110,6 +140,7 @@ async function main(): Promise<void> {
     if (r.vm) vms.push({ section, ...r.vm });
   }
 
+  const native = nativeFloor();
   const vm = vms[0] as { kernel?: string; node?: string } | undefined;
   const date = new Date().toISOString().slice(0, 10);
   const notes = [
@@ -117,6 +148,7 @@ async function main(): Promise<void> {
     ...(KERNEL_ARGS.length > 1 ? [`Test VM kernel arguments added: ${KERNEL_ARGS.slice(1).join(' ')}.`] : []),
     ...(variants.length > 0 ? [`Hook variants timed next to the shipped one: ${variants.join(', ')}.`] : []),
     ...(only.length < SECTIONS.length ? [`Only sections ${only.join(', ')}.`] : []),
+    ...(mib !== undefined || runs !== undefined ? [`Sizes and runs set on the command line: ${[mib && `--mib=${mib}`, runs && `--runs=${runs}`].filter(Boolean).join(' ')}.`] : []),
     ...(linux ? [] : ['Nested Linux guest not run (--linux): under nested TCG it needs minutes to boot; the guest-visible figure is the BIOS loader.']),
     `Test VM clock against the host's (1.00 = in-VM timings are true): ${vms.map((v) => `${String(v.section)} ${typeof v.vmClockRate === 'number' ? v.vmClockRate.toFixed(3) : 'n/a'}`).join(', ')}.`,
     ...errors.map((e) => `Section failed: ${e.split('\n')[0]}`),
@@ -134,6 +166,7 @@ async function main(): Promise<void> {
     vmMemMb: VM_MEM_MB,
     loadBefore,
     loadAfter: loadavg(),
+    nativeFloor: native,
     durationS: (Date.now() - t0) / 1000,
     notes,
   };
