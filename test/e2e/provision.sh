@@ -138,6 +138,37 @@ provision_kernel() {
   log "kernel: $kver ready"
 }
 
+# copy_modules DEST MODULE...: the modules with their dependencies, resolved with the test kernel's own
+# modules.dep (built-ins need nothing), decompressed, each once, into DEST; DEST/order lists them in load
+# order for the initramfs to insmod.
+copy_modules() {
+  local dest=$1 kver mod line ko base order=()
+  shift
+  kver=$(cat "$CACHE/kernel/version")
+  for mod in "$@"; do
+    while read -r line; do
+      case $line in
+        insmod\ *)
+          ko=${line#insmod }
+          ko=${ko%% *}
+          base=$(basename "$ko")
+          base=${base%.xz}
+          [[ -e "$dest/$base" ]] && continue
+          case $ko in
+            *.ko) cp "$ko" "$dest/$base" ;;
+            *.ko.xz) xz -dc "$ko" >"$dest/$base" ;;
+            *) die "unexpected module file $ko" ;;
+          esac
+          order+=("$base")
+          ;;
+        builtin\ *) ;;
+        *) die "modprobe --show-depends $mod: unexpected line: $line" ;;
+      esac
+    done < <(modprobe -d "$CACHE/kernel" -S "$kver" --show-depends "$mod")
+  done
+  printf '%s\n' "${order[@]}" >"$dest/order"
+}
+
 provision_initramfs() {
   local kver sources key
   kver=$(cat "$CACHE/kernel/version")
@@ -156,32 +187,8 @@ $sources"
   done
   install -m 0755 "$VM_DIR/init" "$work/init"
   install -m 0755 "$VM_DIR/stage2" "$work/stage2"
-  # Resolve each module's dependencies with the kernel's own modules.dep; built-ins need nothing.
-  local mod line ko order=()
-  for mod in "${INITRAMFS_MODULES[@]}"; do
-    while read -r line; do
-      case $line in
-        insmod\ *)
-          ko=${line#insmod }
-          ko=${ko%% *}
-          local base
-          base=$(basename "$ko")
-          if [[ ! -e "$work/modules/$base" ]]; then
-            case $base in
-              *.ko) cp "$ko" "$work/modules/$base" ;;
-              *.ko.xz) xz -dc "$ko" >"$work/modules/${base%.xz}"; base=${base%.xz} ;;
-              *) die "unexpected module file $ko" ;;
-            esac
-            order+=("$base")
-          fi
-          ;;
-        builtin\ *) ;;
-        *) die "modprobe --show-depends $mod: unexpected line: $line" ;;
-      esac
-    done < <(modprobe -d "$CACHE/kernel" -S "$kver" --show-depends "$mod")
-  done
-  printf '%s\n' "${order[@]}" >"$work/modules/order"
-  log "initramfs: modules ${order[*]:-(all built in)}"
+  copy_modules "$work/modules" "${INITRAMFS_MODULES[@]}"
+  log "initramfs: modules $(tr '\n' ' ' <"$work/modules/order")"
   (cd "$work" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) | gzip -6 >"$CACHE/initramfs.cpio.gz.tmp"
   mv "$CACHE/initramfs.cpio.gz.tmp" "$CACHE/initramfs.cpio.gz"
   printf '%s\n' "$sources" >"$CACHE/initramfs.sources"
@@ -232,29 +239,7 @@ provision_bench_guest() {
   local applet
   for applet in sh mount insmod cat sed sleep dd sync poweroff echo; do ln -s busybox "$work/root/bin/$applet"; done
   install -m 0755 "$VM_DIR/bench-guest-init" "$work/root/init"
-  local mod line ko base order=()
-  for mod in "${BENCH_GUEST_MODULES[@]}"; do
-    while read -r line; do
-      case $line in
-        insmod\ *)
-          ko=${line#insmod }
-          ko=${ko%% *}
-          base=$(basename "$ko")
-          base=${base%.xz}
-          [[ -e "$work/root/modules/$base" ]] && continue
-          case $ko in
-            *.ko) cp "$ko" "$work/root/modules/$base" ;;
-            *.ko.xz) xz -dc "$ko" >"$work/root/modules/$base" ;;
-            *) die "unexpected module file $ko" ;;
-          esac
-          order+=("$base")
-          ;;
-        builtin\ *) ;;
-        *) die "modprobe --show-depends $mod: unexpected line: $line" ;;
-      esac
-    done < <(modprobe -d "$CACHE/kernel" -S "$kver" --show-depends "$mod")
-  done
-  printf '%s\n' "${order[@]}" >"$work/root/modules/order"
+  copy_modules "$work/root/modules" "${BENCH_GUEST_MODULES[@]}"
   (cd "$work/root" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) | gzip -6 >"$work/initramfs.cpio.gz"
   cp "$CACHE/kernel/boot/vmlinuz-$kver" "$work/vmlinuz"
   rm -rf "$work/root" "$CACHE/bench-guest"
