@@ -4,7 +4,7 @@ import { usbLinesForMapping } from '../proxmox/local-config.js';
 import { mappingName, parseMapEntry } from '../proxmox/mapping.js';
 import type { Settings } from '../settings/types.js';
 import { usbId } from '../spec/types.js';
-import { checkVmStorage, type StorageCheckApi } from '../storage/cluster-checks.js';
+import { checkVmStorage, type ClusterKnown, type StorageCheckApi } from '../storage/cluster-checks.js';
 import { validateNotes } from '../spec/validate.js';
 import type { AdminApi } from './admin-deps.js';
 import type { CheckResult } from './doctor.js';
@@ -53,8 +53,11 @@ export async function checkEnabledVms(api: Api, settings: Settings, qm: RootVmTo
   const results: CheckResult[] = [];
   const enabled: EnabledVm[] = [];
   let mappings: { id: string; map: string[] }[];
+  // read once for all VMs' placement lines
+  const known: ClusterKnown = {};
   try {
     mappings = await api.listUsbMappings();
+    known.mappings = mappings;
     for (const vm of await api.listVms()) {
       if (vm.template) continue;
       const { config } = await api.getVmConfig(vm.node, vm.vmid);
@@ -70,7 +73,7 @@ export async function checkEnabledVms(api: Api, settings: Settings, qm: RootVmTo
       enabled.push(e);
       const hookscript = qm && vm.node === settings.node ? (await qm.config(vm.vmid)).hookscript : undefined;
       results.push(vmLine(e, settings.node, mappings, qm && vm.node === settings.node ? hookscript ?? '' : undefined));
-      results.push(...(await placementLines(api, e, r.spec.luns)));
+      results.push(...(await placementLines(api, e, r.spec.luns, known)));
     }
   } catch (err) {
     return [...results, { check: 'enabled VMs', status: 'fail', ...errorText(err) }];
@@ -84,9 +87,10 @@ export async function checkEnabledVms(api: Api, settings: Settings, qm: RootVmTo
  * Where the stick can be built in the cluster (storage visible and raw on which nodes, mapping entries
  * for an offline migration). A failure here is one warning for this VM, never the end of doctor.
  */
-async function placementLines(api: StorageCheckApi, vm: EnabledVm, luns: readonly { index: number; image: string }[]): Promise<CheckResult[]> {
+async function placementLines(api: StorageCheckApi, vm: EnabledVm, luns: readonly { index: number; image: string }[], known: ClusterKnown): Promise<CheckResult[]> {
   try {
-    return await checkVmStorage(api, { vmid: vm.vmid, node: vm.node, usbId: vm.usbId, luns });
+    known.clusterNodes ??= (await api.listNodes()).map((n) => n.node);
+    return await checkVmStorage(api, { vmid: vm.vmid, node: vm.node, usbId: vm.usbId, luns }, known);
   } catch (err) {
     return [{ check: `VM ${vm.vmid} placement`, status: 'warn', detail: `not checked: ${errorText(err).detail}` }];
   }

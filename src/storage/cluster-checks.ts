@@ -34,10 +34,16 @@ export interface VmStick {
 
 const message = (err: unknown) => (err instanceof GadgetError ? err.message : err instanceof Error ? err.message : String(err));
 
-export async function checkVmStorage(api: StorageCheckApi, vm: VmStick): Promise<StorageFinding[]> {
+/** What a caller checking many VMs has already read once: the cluster's nodes, every USB mapping. */
+export interface ClusterKnown {
+  clusterNodes?: readonly string[];
+  mappings?: readonly { id: string; map: string[] }[];
+}
+
+export async function checkVmStorage(api: StorageCheckApi, vm: VmStick, known: ClusterKnown = {}): Promise<StorageFinding[]> {
   const check = `VM ${vm.vmid} placement`;
   const findings: StorageFinding[] = [];
-  const clusterNodes = (await api.listNodes()).map((n) => n.node);
+  const clusterNodes = known.clusterNodes ?? (await api.listNodes()).map((n) => n.node);
   const storages = vm.luns.some((l) => looksLikeVolumeId(l.image)) ? await api.listStorages() : [];
   const located: { index: number; location: LunLocation }[] = [];
   for (const lun of vm.luns) {
@@ -77,7 +83,7 @@ export async function checkVmStorage(api: StorageCheckApi, vm: VmStick): Promise
   } else {
     findings.push({ check, status: 'ok', detail: `the stick can be built on ${where.nodes.join(', ')}; ${offline}` });
   }
-  findings.push(...(await checkMappingNodes(api, check, vm, where.nodes)));
+  findings.push(...(await checkMappingNodes(api, check, vm, where.nodes, known.mappings)));
   return findings;
 }
 
@@ -110,11 +116,17 @@ async function checkVolumeOnNodes(api: StorageCheckApi, check: string, index: nu
   return out;
 }
 
-async function checkMappingNodes(api: StorageCheckApi, check: string, vm: VmStick, nodes: readonly string[]): Promise<StorageFinding[]> {
+async function checkMappingNodes(
+  api: StorageCheckApi,
+  check: string,
+  vm: VmStick,
+  nodes: readonly string[],
+  mappings: ClusterKnown['mappings'],
+): Promise<StorageFinding[]> {
   const name = mappingName(vm.vmid);
   let map: string[];
   try {
-    map = (await api.getUsbMapping(name))?.map ?? [];
+    map = mappings ? (mappings.find((m) => m.id === name)?.map ?? []) : ((await api.getUsbMapping(name))?.map ?? []);
   } catch (err) {
     return [{ check, status: 'warn', detail: `cannot read mapping ${name}: ${message(err)}` }];
   }
