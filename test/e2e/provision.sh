@@ -240,12 +240,12 @@ provision_bench_guest() {
   for applet in sh mount insmod cat sed sleep dd sync poweroff echo; do ln -s busybox "$work/root/bin/$applet"; done
   install -m 0755 "$VM_DIR/bench-guest-init" "$work/root/init"
   copy_modules "$work/root/modules" "${BENCH_GUEST_MODULES[@]}"
+  log "bench guest: modules $(tr '\n' ' ' <"$work/root/modules/order")"
   (cd "$work/root" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) | gzip -6 >"$work/initramfs.cpio.gz"
   cp "$CACHE/kernel/boot/vmlinuz-$kver" "$work/vmlinuz"
   rm -rf "$work/root" "$CACHE/bench-guest"
   mv "$work" "$CACHE/bench-guest"
   stamp_write bench-guest "$key"
-  log "bench guest: modules ${order[*]}"
 }
 
 # What install.sh needs to build dummy_hcd with DKMS inside the test VM (test/e2e/install.test.ts): the test
