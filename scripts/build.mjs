@@ -1,5 +1,5 @@
 // Bundles the hook and the CLI into two self-contained CommonJS files for Node >= 18.20.
-// CommonJS, not ESM: undici (inside proxmox-api) uses dynamic requires that an ESM bundle breaks.
+// undici (proxmox-api's default fetch) is replaced by a stub: ProxmoxClient passes its own node:https fetch.
 import { build } from 'esbuild';
 import { chmodSync } from 'node:fs';
 
@@ -12,6 +12,7 @@ const common = {
   sourcemap: false,
   legalComments: 'none',
   logLevel: 'warning',
+  alias: { undici: './src/proxmox/undici-absent.ts' },
 };
 
 const entries = [

@@ -1,4 +1,4 @@
-// Turning proxmox-api's plain Errors (status inside the text) and undici errors into ProxmoxApiError.
+// Turning proxmox-api's plain Errors (status inside the text) and fetch errors (codes in the cause chain) into ProxmoxApiError.
 import { describe, expect, it } from 'vitest';
 import { parseHttpFailure, redact, toProxmoxApiError } from '../../src/proxmox/classify.js';
 
