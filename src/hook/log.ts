@@ -1,8 +1,8 @@
-import type { Exec } from '../host/exec.js';
+import type { SyslogWriter } from '../host/syslog.js';
 
 /**
  * Hook output. stdout/stderr land in the Proxmox task log; the same lines go to syslog in one `logger`
- * call at the end (one process, not one per line: the hook is on the VM start path).
+ * call at the end (one process, not one per line, not waited for: the hook is on the VM start path).
  * Secrets registered with `redact` are masked in every line, as a second line of defence: by design
  * no secret is ever formatted into a message.
  */
@@ -45,11 +45,6 @@ export function createLogger(prefix: string, sink: LogSink = processSink): Logge
   };
 }
 
-export async function flushToSyslog(exec: Exec, log: Logger): Promise<void> {
-  if (log.lines().length === 0) return;
-  try {
-    await exec('logger', ['-t', 'pve-usb-gadget'], { input: `${log.lines().join('\n')}\n`, timeoutMs: 5000 });
-  } catch {
-    // syslog is a copy of what the task log already has
-  }
+export async function flushToSyslog(write: SyslogWriter, log: Logger): Promise<void> {
+  if (log.lines().length > 0) await write(`${log.lines().join('\n')}\n`);
 }

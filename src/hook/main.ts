@@ -1,4 +1,5 @@
 import { GadgetError } from '../errors.js';
+import { detachedLogger } from '../host/syslog.js';
 import { loadSettings } from '../settings/load.js';
 import type { HookDeps, PreStartStep } from './deps.js';
 import { hostDeps, withApi } from './host-deps.js';
@@ -75,7 +76,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     code = 1;
   }
   timer.mark('done');
-  if (deps) await flushToSyslog(deps.exec, log);
+  await flushToSyslog(detachedLogger(), log);
   timer.mark('end');
   const timing = timer.line();
   if (timing) process.stderr.write(`${timing}\n`);
