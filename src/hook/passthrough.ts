@@ -11,7 +11,13 @@ import type { VmInfo } from './vm-source.js';
 
 /** The Proxmox side: the cluster USB mapping that passes the gadget through (FACTS.md). */
 export interface Passthrough {
-  ensure(vmid: number, usbId: string, vm: VmInfo): Promise<{ name: string }>;
+  /**
+   * This node's entry of the VM's mapping → usbId. Needs nothing of the gadget, so pre-start runs it while
+   * the gadget is built. `checked` is false when the API could not be asked (a warning, not a failure).
+   */
+  ensure(vmid: number, usbId: string): Promise<{ name: string; checked: boolean }>;
+  /** When the VM has no usbN line for its mapping: the detached helper adds one once the start is done. */
+  attachIfMissing(vmid: number, vm: VmInfo): void;
 }
 
 /** API failures where the gadget still goes up (with a warning) instead of aborting the start. */
@@ -41,15 +47,16 @@ export function detachedAttachSpawner(hookPath: string): AttachSpawner {
 export function apiPassthrough(deps: Pick<HookDeps, 'log' | 'settings'>, client: MappingClient, spawnAttach: AttachSpawner): Passthrough {
   const { log, settings } = deps;
   return {
-    async ensure(vmid, usbId, vm) {
+    async ensure(vmid, usbId) {
       const name = mappingName(vmid);
       try {
         const r = await ensureMapping(client, { vmid, node: settings.node, usbId });
         log.info(`USB mapping ${name}: ${r.action} (${settings.node} -> ${usbId})`);
+        return { name, checked: true };
       } catch (err) {
         if (isProxmoxApiError(err) && (TRANSIENT as readonly string[]).includes(err.kind)) {
           log.warn(`could not check the USB mapping ${name}: ${err.toLine()}`);
-          return { name };
+          return { name, checked: false };
         }
         if (isProxmoxApiError(err) && err.notFound?.type === 'endpoint') {
           throw new GadgetError('this Proxmox VE has no USB resource mappings (/cluster/mapping/usb)', {
@@ -59,6 +66,9 @@ export function apiPassthrough(deps: Pick<HookDeps, 'log' | 'settings'>, client:
         }
         throw err;
       }
+    },
+    attachIfMissing(vmid, vm) {
+      const name = mappingName(vmid);
       const uses = usbLinesForMapping(vm.config, name);
       if (uses.length > 0) {
         log.info(`the VM passes it through as ${uses.join(', ')}`);
@@ -67,7 +77,6 @@ export function apiPassthrough(deps: Pick<HookDeps, 'log' | 'settings'>, client:
         spawnAttach(vmid);
         log.warn(`the VM has no usbN line for ${name}: a helper adds it (hot-plug) once this start has finished`);
       }
-      return { name };
     },
   };
 }

@@ -34,18 +34,21 @@ describe('apiPassthrough', () => {
 
   it('creates the mapping for this node and leaves the VM config to its usbN line', async () => {
     const { p, out, spawned, client } = await setup();
-    await p.ensure(100, '0781:5571', vm({ usb0: 'mapping=usb-gadget-100' }));
+    expect(await p.ensure(100, '0781:5571')).toEqual({ name: 'usb-gadget-100', checked: true });
+    p.attachIfMissing(100, vm({ usb0: 'mapping=usb-gadget-100' }));
     expect(fake!.usbMapping('usb-gadget-100')?.map).toEqual(['node=pve,id=0781:5571']);
     expect(spawned).toEqual([]);
     expect(out.join('\n')).toContain('usb-gadget-100: created');
-    await p.ensure(100, '0781:5571', vm({ usb0: 'mapping=usb-gadget-100' }));
+    await p.ensure(100, '0781:5571');
     expect(out.join('\n')).toContain('usb-gadget-100: unchanged');
     await client.close();
   });
 
   it('starts the detached helper when the VM has no usbN line for the mapping', async () => {
     const { p, out, spawned, client } = await setup();
-    await p.ensure(101, '0781:5572', vm({ usb0: 'host=1234:5678' }));
+    await p.ensure(101, '0781:5572');
+    expect(spawned).toEqual([]);
+    p.attachIfMissing(101, vm({ usb0: 'host=1234:5678' }));
     expect(spawned).toEqual([101]);
     expect(out.join('\n')).toContain('no usbN line for usb-gadget-101');
     await client.close();
@@ -53,7 +56,7 @@ describe('apiPassthrough', () => {
 
   it('refuses Proxmox VE 7 (no mapping API) with the reason', async () => {
     const { p, client } = await setup({ mappingApi: false });
-    const err = await p.ensure(102, '0781:5573', vm({})).catch((e: unknown) => e);
+    const err = await p.ensure(102, '0781:5573').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(GadgetError);
     expect((err as GadgetError).toLine()).toMatch(/Proxmox VE 8 or newer/);
     await client.close();
@@ -61,7 +64,7 @@ describe('apiPassthrough', () => {
 
   it('fails on a missing privilege, naming it', async () => {
     const { p, client } = await setup({ acl: { '/mapping/usb': ['Mapping.Audit'] } });
-    const err = await p.ensure(103, '0781:5574', vm({})).catch((e: unknown) => e);
+    const err = await p.ensure(103, '0781:5574').catch((e: unknown) => e);
     expect((err as GadgetError).toLine()).toMatch(/Mapping\.Modify/);
     expect((err as GadgetError).toLine()).not.toContain(SECRET);
     await client.close();
@@ -70,7 +73,7 @@ describe('apiPassthrough', () => {
   it('only warns when the API is down: the gadget stays usable with the existing mapping', async () => {
     const { p, out, client } = await setup();
     await fake!.down();
-    await p.ensure(104, '0781:5575', vm({ usb0: 'mapping=usb-gadget-104' }));
+    expect(await p.ensure(104, '0781:5575')).toEqual({ name: 'usb-gadget-104', checked: false });
     expect(out.join('\n')).toMatch(/WARN: could not check the USB mapping usb-gadget-104/);
     await client.close();
   });

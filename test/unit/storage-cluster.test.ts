@@ -118,19 +118,18 @@ describe('volume resolution through the API, per storage type', () => {
 describe('the hook on node A, then on node B after an offline migration', () => {
   const deps = (node: string): Pick<HookDeps, 'log' | 'settings'> =>
     ({ settings: { node } as Settings, log: createLogger('test', { out: () => undefined, err: () => undefined }) }) as Pick<HookDeps, 'log' | 'settings'>;
-  const vm = { description: '', config: { usb0: 'mapping=usb-gadget-300' }, source: 'api' as const };
   const noSpawn = () => {
     throw new Error('the VM has its usbN line: no attach helper expected');
   };
 
   it('adds one mapping entry per node it starts on, never a duplicate', async () => {
     pve.addVm({ vmid: 300, node: 'pve1', config: { usb0: 'mapping=usb-gadget-300' } });
-    await apiPassthrough(deps('pve1'), c, noSpawn).ensure(300, '1d6b:812c', vm);
+    await apiPassthrough(deps('pve1'), c, noSpawn).ensure(300, '1d6b:812c');
     pve.moveVm(300, 'pve2');
-    await apiPassthrough(deps('pve2'), c, noSpawn).ensure(300, '1d6b:812c', vm);
-    await apiPassthrough(deps('pve2'), c, noSpawn).ensure(300, '1d6b:812c', vm);
+    await apiPassthrough(deps('pve2'), c, noSpawn).ensure(300, '1d6b:812c');
+    await apiPassthrough(deps('pve2'), c, noSpawn).ensure(300, '1d6b:812c');
     pve.moveVm(300, 'pve1');
-    await apiPassthrough(deps('pve1'), c, noSpawn).ensure(300, '1d6b:812c', vm);
+    await apiPassthrough(deps('pve1'), c, noSpawn).ensure(300, '1d6b:812c');
     expect(pve.usbMapping('usb-gadget-300')?.map).toEqual(['node=pve1,id=1d6b:812c', 'node=pve2,id=1d6b:812c']);
     expect(pve.vm(300).node).toBe('pve1');
   });

@@ -1,0 +1,97 @@
+// preStart's order around the Proxmox mapping: asked for before the gadget is built (the two overlap),
+// always waited for, and never followed by the attach helper when the start fails. The kernel side here
+// fails at its first step (modprobe); the real build is proven in test/e2e.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { nodeHostFs } from '../../src/apply/host-fs.js';
+import { CommandError } from '../../src/errors.js';
+import type { HookDeps } from '../../src/hook/deps.js';
+import { createLogger } from '../../src/hook/log.js';
+import type { Passthrough } from '../../src/hook/passthrough.js';
+import { preStart } from '../../src/hook/pre-start.js';
+import { realClock } from '../../src/host/enumeration.js';
+import { ProxmoxApiError } from '../../src/proxmox/errors.js';
+import { parseSettings } from '../../src/settings/parse.js';
+import { StateStore } from '../../src/state/record.js';
+
+const roots: string[] = [];
+afterEach(() => {
+  for (const r of roots.splice(0)) rmSync(r, { recursive: true, force: true });
+});
+
+function setup(passthrough: (events: string[]) => Passthrough) {
+  const root = mkdtempSync(join(tmpdir(), 'pvug-prestart-'));
+  roots.push(root);
+  const images = join(root, 'images');
+  mkdirSync(images);
+  mkdirSync(join(root, 'run'));
+  writeFileSync(join(images, 'stick.img'), Buffer.alloc(1 << 20));
+  const settings = parseSettings(
+    `[images]\nallowed_dirs = /images\n[paths]\nroot = ${root}\nstate_dir = /run\npve_config_dir = /qemu-server\n`,
+    'test',
+    'pve',
+  );
+  const events: string[] = [];
+  const fs = nodeHostFs(root);
+  const deps: HookDeps = {
+    fs,
+    exec: async (file, args) => {
+      events.push(`${file} ${args.join(' ')}`);
+      // a process takes time: the event loop turns (as for a real modprobe) before it fails
+      await new Promise((r) => setTimeout(r, 20));
+      return { exitCode: 1, stdout: '', stderr: `${file}: FATAL: Module ${args[0]} not found` };
+    },
+    clock: realClock,
+    log: createLogger('t', { out: () => undefined, err: () => undefined }),
+    settings,
+    lock: {
+      acquire: async () => {
+        events.push('lock');
+        return async () => void events.push('unlock');
+      },
+    },
+    state: new StateStore(fs, settings.paths.stateDir),
+    vms: { read: async () => ({ description: '[usb-gadget]\nimage = /images/stick.img\n', config: {}, source: 'api' }) },
+    passthrough: passthrough(events),
+    checkpoint: (step) => void events.push(step),
+  };
+  return { deps, events };
+}
+
+const failure = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e);
+
+describe('preStart and the mapping', () => {
+  it('asks for the mapping before taking the host lock, waits for it when the build fails, never attaches', async () => {
+    const { deps, events } = setup((events) => ({
+      ensure: async () => {
+        events.push('mapping asked');
+        await new Promise((r) => setTimeout(r, 100));
+        events.push('mapping done');
+        return { name: 'usb-gadget-100', checked: true };
+      },
+      attachIfMissing: () => void events.push('attach'),
+    }));
+    const err = await failure(preStart(deps, 100));
+    expect(err).toBeInstanceOf(CommandError);
+    expect(events.slice(0, 3)).toEqual(['validated', 'mapping asked', 'lock']);
+    expect(events).toContain('modprobe libcomposite');
+    // the build failed long before the API answered: the hook still waited for the answer
+    expect(events.at(-1)).toBe('mapping done');
+    expect(events).not.toContain('attach');
+  });
+
+  it('a mapping refusal that arrives during the build is not an unhandled rejection; the build error is reported', async () => {
+    const { deps, events } = setup(() => ({
+      ensure: () => Promise.reject(new ProxmoxApiError('permission denied', { kind: 'permission' })),
+      attachIfMissing: () => void events.push('attach'),
+    }));
+    const err = await failure(preStart(deps, 100));
+    // vitest fails the run on an unhandled rejection, so reaching here with the build's error is the check
+    expect(err).toBeInstanceOf(CommandError);
+    expect((err as CommandError).message).toContain('modprobe');
+    expect(events).toContain('unlock');
+    expect(events).not.toContain('attach');
+  });
+});
