@@ -1,7 +1,9 @@
 import { NotesError } from '../errors.js';
 import type { GadgetRecord } from '../state/record.js';
+import { assertUsbIdFree } from '../host/conflicts.js';
 import { waitForEnumeration } from '../host/enumeration.js';
 import { unloadIfIdle } from '../host/modules.js';
+import { gadgetName } from '../plan/ops.js';
 import { usbId } from '../spec/types.js';
 import { validateNotes } from '../spec/validate.js';
 import { buildLocked, resolveImages } from './build.js';
@@ -30,8 +32,10 @@ export async function preStart(deps: HookDeps, vmid: number): Promise<void> {
   if (result.kind === 'invalid') throw new NotesError(result.problems);
   for (const w of result.warnings) log.warn(w);
   const spec = result.spec;
-  // policy first, before anything on the host changes: a refused image leaves no trace
+  // policy first, before anything on the host or in the cluster changes: a refused image or a VID:PID in
+  // use leaves no trace, not even in the mapping asked for next (both are checked again under the lock)
   resolveImages(deps, vmid, spec, vm.config);
+  assertUsbIdFree(deps.fs, usbId(spec), gadgetName(vmid));
   deps.checkpoint('validated');
 
   // The mapping needs nothing of the gadget: the API works on it while the gadget is built and enumerates

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { nodeHostFs } from '../../src/apply/host-fs.js';
-import { CommandError } from '../../src/errors.js';
+import { CommandError, ConflictError } from '../../src/errors.js';
 import type { HookDeps } from '../../src/hook/deps.js';
 import { createLogger } from '../../src/hook/log.js';
 import type { Passthrough } from '../../src/hook/passthrough.js';
@@ -21,7 +21,7 @@ afterEach(() => {
   for (const r of roots.splice(0)) rmSync(r, { recursive: true, force: true });
 });
 
-function setup(passthrough: (events: string[]) => Passthrough) {
+function setup(passthrough: (events: string[]) => Passthrough, notes = '[usb-gadget]\nimage = /images/stick.img\n') {
   const root = mkdtempSync(join(tmpdir(), 'pvug-prestart-'));
   roots.push(root);
   const images = join(root, 'images');
@@ -53,11 +53,11 @@ function setup(passthrough: (events: string[]) => Passthrough) {
       },
     },
     state: new StateStore(fs, settings.paths.stateDir),
-    vms: { read: async () => ({ description: '[usb-gadget]\nimage = /images/stick.img\n', config: {}, source: 'api' }) },
+    vms: { read: async () => ({ description: notes, config: {}, source: 'api' }) },
     passthrough: passthrough(events),
     checkpoint: (step) => void events.push(step),
   };
-  return { deps, events };
+  return { deps, events, root };
 }
 
 const failure = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e);
@@ -93,5 +93,27 @@ describe('preStart and the mapping', () => {
     expect((err as CommandError).message).toContain('modprobe');
     expect(events).toContain('unlock');
     expect(events).not.toContain('attach');
+  });
+
+  it('refuses a VID:PID another gadget uses before asking for the mapping: the cluster is not touched', async () => {
+    const notes = '[usb-gadget]\nimage = /images/stick.img\nvendor_id = 0x0781\nproduct_id = 0x5571\n';
+    const { deps, events, root } = setup(
+      (events) => ({
+        ensure: async () => {
+          events.push('mapping asked');
+          return { name: 'usb-gadget-100', checked: true };
+        },
+        attachIfMissing: () => void events.push('attach'),
+      }),
+      notes,
+    );
+    const other = join(root, 'sys/kernel/config/usb_gadget/pvug-200');
+    mkdirSync(other, { recursive: true });
+    writeFileSync(join(other, 'idVendor'), '0x0781\n');
+    writeFileSync(join(other, 'idProduct'), '0x5571\n');
+    const err = await failure(preStart(deps, 100));
+    expect(err).toBeInstanceOf(ConflictError);
+    expect((err as ConflictError).message).toContain('VM 200');
+    expect(events).toEqual([]);
   });
 });
