@@ -6,5 +6,5 @@ import { loadSettings } from '../settings/load.js';
 /** The same dependencies the hook builds, for CLI commands. The API client is built only when asked. */
 export function cliDeps(opts: { settings?: string; api?: boolean; hookPath?: string }): HookDeps {
   const deps = hostDeps(loadSettings({ path: opts.settings }), createLogger('pve-usb-gadget'));
-  return opts.api ? withApi(deps, opts.hookPath) : deps;
+  return opts.api ? withApi(deps, opts.hookPath, { vmConfig: 'api' }) : deps;
 }

@@ -29,12 +29,16 @@ export function hostDeps(settings: Settings, log: Logger, checkpoint: (step: Pre
 }
 
 /**
- * Adds the API side: VM configs from the API, and the passthrough (mapping + usbN line) whose detached
- * helper is `hookPath attach-mapping`. Without an [api] section the deps stay local-only.
+ * Adds the API side: the passthrough (mapping + usbN line) whose detached helper is `hookPath
+ * attach-mapping`, and with `vmConfig: 'api'` the VM configs from the API (the CLI: a stopped VM's
+ * pending changes are applied only when it starts). The hook's pre-start passes 'file': qemu-server has
+ * applied pending changes and reloaded the config before it runs the hook (vm_start_nolock), so the file
+ * is what this start uses, and no API request stands in front of the build. Without an [api] section the
+ * deps stay local-only.
  */
-export function withApi(deps: HookDeps, hookPath: string | undefined): HookDeps {
+export function withApi(deps: HookDeps, hookPath: string | undefined, opts: { vmConfig: 'api' | 'file' }): HookDeps {
   const client = createClient(deps);
-  deps.vms = createVmSource(deps, client);
+  if (opts.vmConfig === 'api') deps.vms = createVmSource(deps, client);
   if (client && hookPath) deps.passthrough = apiPassthrough(deps, client, detachedAttachSpawner(hookPath));
   return deps;
 }

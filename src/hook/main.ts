@@ -52,7 +52,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     switch (phase) {
       case 'pre-start': {
         // the API is needed only here and in the attach helper: post-stop must work without it
-        await preStart(withApi(deps, process.argv[1] ?? 'hook.cjs'), vmid);
+        await preStart(withApi(deps, process.argv[1] ?? 'hook.cjs', { vmConfig: 'file' }), vmid);
         break;
       }
       case 'post-stop':

@@ -19,7 +19,6 @@ import { teardownLocked } from './teardown.js';
 export async function preStart(deps: HookDeps, vmid: number): Promise<void> {
   const { log } = deps;
   const vm = await deps.vms.read(vmid);
-  if (vm.source === 'local') log.warn('Proxmox API not reachable: read the notes from the local config file; the USB mapping could not be checked');
 
   const result = validateNotes(vm.description, { vmid, smbiosUuid: vm.smbiosUuid, defaultSpeed: deps.settings.defaultSpeed });
   if (result.kind === 'none') {

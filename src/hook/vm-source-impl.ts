@@ -7,7 +7,7 @@ import { smbiosUuid, type VmInfo, type VmSource } from './vm-source.js';
 
 const asStrings = (c: Record<string, string | number>) => Object.fromEntries(Object.entries(c).map(([k, v]) => [k, String(v)]));
 
-/** Notes from the API; from /etc/pve/qemu-server/<vmid>.conf when the API cannot answer. */
+/** Notes from the API; from /etc/pve/qemu-server/<vmid>.conf without a client or when the API cannot answer. */
 export function createVmSource(deps: Pick<HookDeps, 'fs' | 'settings' | 'log'>, client: ProxmoxClient | undefined): VmSource {
   const local = (vmid: number): VmInfo => {
     const path = `${deps.settings.paths.pveConfigDir}/${vmid}.conf`;

@@ -1,4 +1,4 @@
-/** The VM facts the hook needs, from the Proxmox API or, when that is down, the node's config file. */
+/** The VM facts the hook needs: from the node's config file (pre-start), or from the API (the CLI). */
 export interface VmInfo {
   /** the notes, decoded */
   description: string;

@@ -1,5 +1,5 @@
 /**
- * Reading /etc/pve/qemu-server/<vmid>.conf without the API (the hook's fallback when pveproxy is down),
+ * Reading /etc/pve/qemu-server/<vmid>.conf without the API (the hook at pre-start; the CLI when pveproxy is down),
  * the way qemu-server's parse_vm_config reads it: only the main section (everything before the first
  * "[...]" header: [PENDING], [special:...], snapshots); "#" lines there are the description, stored
  * percent-encoded (encode_text) and decoded with decode_text (uri_unescape, then UTF-8).

@@ -59,6 +59,8 @@ export interface FakePve {
   vmConfig(vmid: number): Record<string, ConfigValue>;
   /** config as GET .../config shows it (pending applied) */
   vmEffectiveConfig(vmid: number): Record<string, ConfigValue>;
+  /** what qemu-server's vm_start_nolock does before pre-start: pending values become the config */
+  applyPending(vmid: number): void;
   vm(vmid: number): FakeVmView;
   /** /etc/pve/qemu-server/<vmid>.conf as qemu-server would write it */
   vmConfigFile(vmid: number): string;
@@ -184,6 +186,12 @@ export async function startFakePve(opts: FakePveOptions = {}): Promise<FakePve> 
     },
     vmConfig: (vmid) => ({ ...vmOf(vmid).config }),
     vmEffectiveConfig: (vmid) => effectiveConfig(vmOf(vmid)),
+    applyPending(vmid) {
+      const vm = vmOf(vmid);
+      vm.config = effectiveConfig(vm);
+      vm.pending = {};
+      vm.pendingDelete = [];
+    },
     vm(vmid) {
       const vm = vmOf(vmid);
       return {

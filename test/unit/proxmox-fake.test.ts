@@ -122,6 +122,12 @@ describe('fake PVE API', () => {
       expect(vm.pending).toEqual({ usb1: 'spice' });
       expect(pve.vmEffectiveConfig(100).usb1).toBe('spice');
       expect(pve.vmConfigFile(100)).toContain('\n[PENDING]\nusb1: spice\n');
+      // the next start applies them before its pre-start hook (qemu-server's vm_start_nolock)
+      pve.setVmStatus(100, 'stopped');
+      pve.applyPending(100);
+      expect(pve.vm(100).pending).toEqual({});
+      expect(parseLocalVmConfig(pve.vmConfigFile(100)).options.usb1).toBe('spice');
+      expect(pve.vmConfigFile(100)).not.toContain('[PENDING]');
     } finally {
       pve.setVmStatus(100, 'stopped');
     }

@@ -91,8 +91,9 @@ export class QemuServerStandIn {
     api.lockVm(vmid);
     const hooks: HookRun[] = [];
     try {
-      // loaded once, before pre-start, and never reloaded (vm_start_nolock)
-      const conf = api.vmEffectiveConfig(vmid);
+      // pending changes applied, then loaded once, before pre-start, and never reloaded (vm_start_nolock)
+      api.applyPending(vmid);
+      const conf = api.vmConfig(vmid);
       this.node.syncConfigFile(vmid);
       const pre = await runHook(vmid, 'pre-start', { ...this.hookEnv, ...env });
       hooks.push(pre);
