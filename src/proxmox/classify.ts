@@ -1,6 +1,7 @@
 /**
- * Turns what proxmox-api and the pinned fetch (./tls.ts) throw into ProxmoxApiError. proxmox-api reports
- * HTTP errors as plain Errors whose text is "<METHOD> <url> return Error <status> <statusText>: <json>" (400/401/500) or
+ * Turns what proxmox-api and the pinned fetch (./tls.ts) throw into ProxmoxApiError. proxmox-api
+ * reports HTTP errors as plain Errors whose text is
+ * "<METHOD> <url> return Error <status> <statusText>: <json>" (400/401/500) or
  * "<METHOD> <url> connection failed with <status> <statusText> return: <json>" (others); network errors
  * as "FaILED to call <METHOD> <url> ..." with the fetch's error (node:https/OpenSSL code) as `cause`.
  */
@@ -184,7 +185,8 @@ function networkCause(err: unknown): { code?: string; detail?: string; aborted: 
     queue.push(rec.cause);
     if (Array.isArray(rec.errors)) queue.push(...rec.errors);
   }
-  // the most telling code: a certificate problem, else the OS error, else a generic socket error (UND_ERR_SOCKET: Node's own fetch)
+  // the most telling code: a certificate problem, else the OS error, else a generic socket error
+  // (UND_ERR_SOCKET, from Node's own fetch)
   const best =
     found.find((f) => TLS_CODES.has(f.code)) ?? found.find((f) => !f.code.startsWith('UND_ERR_SOCKET')) ?? found[0];
   return { code: best?.code, detail: best?.detail, aborted };
