@@ -3,7 +3,7 @@ import type { GadgetRecord } from '../state/record.js';
 import { assertUsbIdFree } from '../host/conflicts.js';
 import { waitForEnumeration } from '../host/enumeration.js';
 import { unloadIfIdle } from '../host/modules.js';
-import { gadgetName } from '../plan/ops.js';
+import { gadgetDir, gadgetName } from '../plan/ops.js';
 import { usbId } from '../spec/types.js';
 import { validateNotes } from '../spec/validate.js';
 import { buildLocked, resolveImages } from './build.js';
@@ -32,9 +32,11 @@ export async function preStart(deps: HookDeps, vmid: number): Promise<void> {
   for (const w of result.warnings) log.warn(w);
   const spec = result.spec;
   // policy first, before anything on the host or in the cluster changes: a refused image or a VID:PID in
-  // use leaves no trace, not even in the mapping asked for next (both are checked again under the lock)
+  // use leaves no trace, not even in the mapping asked for next (both are checked again under the lock).
+  // A leftover gadget of this VM still shows its device with this id: then only the locked check, after
+  // the leftover is gone, can tell.
   resolveImages(deps, vmid, spec, vm.config);
-  assertUsbIdFree(deps.fs, usbId(spec), gadgetName(vmid));
+  if (!deps.fs.exists(gadgetDir(vmid))) assertUsbIdFree(deps.fs, usbId(spec), gadgetName(vmid));
   deps.checkpoint('validated');
 
   // The mapping needs nothing of the gadget: the API works on it while the gadget is built and enumerates

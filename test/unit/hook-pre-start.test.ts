@@ -116,4 +116,27 @@ describe('preStart and the mapping', () => {
     expect((err as ConflictError).message).toContain('VM 200');
     expect(events).toEqual([]);
   });
+
+  it("does not take its own leftover's device for a device in use: that is for the locked check, after the cleanup", async () => {
+    const notes = '[usb-gadget]\nimage = /images/stick.img\nvendor_id = 0x0781\nproduct_id = 0x5572\n';
+    const { deps, events, root } = setup(
+      (events) => ({
+        ensure: async () => {
+          events.push('mapping asked');
+          return { name: 'usb-gadget-100', checked: true };
+        },
+        attachIfMissing: () => void events.push('attach'),
+      }),
+      notes,
+    );
+    // a pre-start of VM 100 killed after enumeration: its gadget and the host's view of it are still there
+    for (const dir of ['sys/kernel/config/usb_gadget/pvug-100', 'sys/bus/usb/devices/2-1']) {
+      mkdirSync(join(root, dir), { recursive: true });
+      writeFileSync(join(root, dir, 'idVendor'), '0781\n');
+      writeFileSync(join(root, dir, 'idProduct'), '5572\n');
+    }
+    const err = await failure(preStart(deps, 100));
+    expect(err).not.toBeInstanceOf(ConflictError);
+    expect(events.slice(0, 3)).toEqual(['validated', 'mapping asked', 'lock']);
+  });
 });
