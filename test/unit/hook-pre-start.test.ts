@@ -60,6 +60,15 @@ function setup(passthrough: (events: string[]) => Passthrough, notes = '[usb-gad
   return { deps, events, root };
 }
 
+/** A passthrough whose API answers at once; it notes when it was asked. */
+const answeringMapping = (events: string[]): Passthrough => ({
+  ensure: async () => {
+    events.push('mapping asked');
+    return { name: 'usb-gadget-100', checked: true };
+  },
+  attachIfMissing: () => void events.push('attach'),
+});
+
 const failure = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e);
 
 describe('preStart and the mapping', () => {
@@ -98,13 +107,7 @@ describe('preStart and the mapping', () => {
   it('refuses a VID:PID another gadget uses before asking for the mapping: the cluster is not touched', async () => {
     const notes = '[usb-gadget]\nimage = /images/stick.img\nvendor_id = 0x0781\nproduct_id = 0x5571\n';
     const { deps, events, root } = setup(
-      (events) => ({
-        ensure: async () => {
-          events.push('mapping asked');
-          return { name: 'usb-gadget-100', checked: true };
-        },
-        attachIfMissing: () => void events.push('attach'),
-      }),
+      answeringMapping,
       notes,
     );
     const other = join(root, 'sys/kernel/config/usb_gadget/pvug-200');
@@ -120,13 +123,7 @@ describe('preStart and the mapping', () => {
   it("does not take its own leftover's device for a device in use: that is for the locked check, after the cleanup", async () => {
     const notes = '[usb-gadget]\nimage = /images/stick.img\nvendor_id = 0x0781\nproduct_id = 0x5572\n';
     const { deps, events, root } = setup(
-      (events) => ({
-        ensure: async () => {
-          events.push('mapping asked');
-          return { name: 'usb-gadget-100', checked: true };
-        },
-        attachIfMissing: () => void events.push('attach'),
-      }),
+      answeringMapping,
       notes,
     );
     // a pre-start of VM 100 killed after enumeration: its gadget and the host's view of it are still there
