@@ -3,6 +3,7 @@
 # checkout; running it again is safe (it only does what is missing). See docs/install.md.
 #
 #   ./install.sh [options]              install or update on this node
+#   ./install.sh --kernel-module [--kernel RELEASE]  build only dummy_hcd, for the running or a named kernel
 #   ./install.sh --uninstall [options]  remove everything install.sh made (images stay)
 set -euo pipefail
 umask 022
@@ -23,6 +24,15 @@ readonly CLUSTER_STATE=$CLUSTER_DIR/created
 readonly HOOK_NAME=pve-usb-gadget-hook.cjs
 readonly MODPROBE_CONF=/etc/modprobe.d/pve-usb-gadget.conf
 readonly DKMS_NAME=pve-usb-gadget-dummy-hcd
+# templates/dkms for `pve-usb-gadget kernel-module`, which also runs from our kernel hook inside apt
+readonly SHARE=/usr/local/share/pve-usb-gadget
+# templates/kernel/pve-usb-gadget: builds dummy_hcd for every kernel installed later, never fails apt
+readonly KERNEL_HOOKS=(/etc/kernel/postinst.d/pve-usb-gadget /etc/kernel/header_postinst.d/pve-usb-gadget)
+readonly KERNEL_POSTRM=/etc/kernel/postrm.d/pve-usb-gadget
+# templates/kernel/apt.conf: after each dpkg run, builds for kernels whose headers came after them
+readonly APT_CONF=/etc/apt/apt.conf.d/99pve-usb-gadget
+# the node's dummy_hcd.c files and what kernel-module last did per kernel (src/kernel/)
+readonly KERNEL_STATE=/var/lib/pve-usb-gadget
 readonly IMAGES_DIR=/var/lib/vz/usb-gadget
 readonly API_USER=pve-usb-gadget@pve
 readonly TOKEN_NAME=hook
@@ -32,22 +42,24 @@ readonly ROLE=UsbGadget
 # = `pve-usb-gadget privileges --comma` (src/cli/privileges.ts; test/unit/cli-install-sh.test.ts checks it)
 readonly ROLE_PRIVS=Mapping.Audit,Mapping.Modify,Mapping.Use,VM.Audit,VM.Config.HWType,VM.Config.Options
 readonly ACL_PATHS=(/vms /mapping/usb)
-readonly KERNEL_GIT=https://git.kernel.org/pub/scm/linux/kernel/git/stable/linux.git/plain
-readonly UDC_SOURCE=drivers/usb/gadget/udc/dummy_hcd.c
 
 MODE=install API=1 API_URL=https://127.0.0.1:8006 CA_FILE=/etc/pve/pve-root-ca.pem STORAGE=local
-KERNEL_SOURCE='' BUILD_DUMMY_HCD=0 CONTROLLERS=8 SHOW_SECRET=0 KEEP_PACKAGES=0 PURGE_CLUSTER=0 FORCE=0
+KERNEL_SOURCES=() TARGET_KERNEL='' BUILD_DUMMY_HCD=0 CONTROLLERS=8 SHOW_SECRET=0 KEEP_PACKAGES=0 PURGE_CLUSTER=0 FORCE=0
 DONE=()
 
 usage() {
   cat <<EOF
 usage: install.sh [options]            install or update pve-usb-gadget on this Proxmox VE node
+       install.sh --kernel-module [--kernel RELEASE] [--kernel-source PATH]
+                                        build only dummy_hcd, for the running or a named installed kernel
        install.sh --uninstall [options] remove it again (images in $IMAGES_DIR stay)
 
   --storage ID           snippets storage for the hook script (default: local)
   --controllers N        dummy_hcd controllers = sticks that can exist at once, 1..32 (default: 8)
-  --kernel-source PATH   dummy_hcd.c offline: a kernel source tree, a folder holding dummy_hcd.c,
-                         the file itself, or a kernel tarball (default: download it from kernel.org)
+  --kernel-source PATH   a dummy_hcd.c to try first (repeatable; offline nodes): a kernel source tree,
+                         a folder holding dummy_hcd.c, the file itself, or a kernel tarball (default:
+                         the best fitting file from kernel.org, see README "Supported kernels")
+  --kernel RELEASE       with --kernel-module: the kernel to build for (default: the running one)
   --build-dummy-hcd      build dummy_hcd with DKMS even when the kernel has its own
   --no-api               no API token: the hook then reads the local VM config only
   --api-url URL          Proxmox API of this node (default: $API_URL)
@@ -71,7 +83,9 @@ while (($#)); do
     --print-settings) MODE=print-settings ;;
     --storage) STORAGE=${2:?}; shift ;;
     --controllers) CONTROLLERS=${2:?}; shift ;;
-    --kernel-source) KERNEL_SOURCE=${2:?}; shift ;;
+    --kernel-module) MODE=kernel-module ;;
+    --kernel) TARGET_KERNEL=${2:?}; shift ;;
+    --kernel-source) KERNEL_SOURCES+=("${2:?}"); shift ;;
     --build-dummy-hcd) BUILD_DUMMY_HCD=1 ;;
     --no-api) API=0 ;;
     --api-url) API_URL=${2:?}; shift ;;
@@ -88,6 +102,8 @@ done
 [[ $STORAGE =~ ^[A-Za-z][A-Za-z0-9._-]*$ ]] || die "--storage: not a storage id: $STORAGE"
 [[ $CONTROLLERS =~ ^[0-9]{1,2}$ ]] && ((CONTROLLERS >= 1 && CONTROLLERS <= 32)) || die "--controllers must be 1..32"
 URL_RE='^https://[][A-Za-z0-9.:-]+$'
+[[ -z $TARGET_KERNEL || $TARGET_KERNEL =~ ^[0-9][A-Za-z0-9._+~-]*$ ]] || die "--kernel: not a kernel release: $TARGET_KERNEL"
+[[ -z $TARGET_KERNEL || $MODE == kernel-module ]] || die "--kernel goes with --kernel-module"
 [[ $API_URL =~ $URL_RE ]] || die "--api-url must be https://host[:port]"
 
 # --- small helpers --------------------------------------------------------------------------------------
@@ -120,8 +136,7 @@ apt_install() { # records what it installed, so --uninstall can remove exactly t
   state_set "$NODE_STATE" packages "$(state_get "$NODE_STATE" packages) $*"
   done_ "installed Debian packages: $*"
 }
-# hrtimer (a transfer every 125 us) or jiffies (one per timer tick: about 1 MB/s) from a source or module
-scheduler_of_source() { grep -q 'struct hrtimer' "$1" && echo hrtimer || { grep -q 'struct timer_list' "$1" && echo jiffies || echo unknown; }; }
+# hrtimer (a transfer every 125 us) or jiffies (one per timer tick: about 1 MB/s) from a built module
 scheduler_of_module() {
   local cat=cat
   case $1 in *.xz) cat='xz -dc' ;; *.zst) cat='zstd -dcq' ;; *.gz) cat='gzip -dc' ;; esac
@@ -132,7 +147,7 @@ scheduler_of_module() {
 report_scheduler() {
   case $1 in
     hrtimer) done_ "dummy_hcd ($2) uses the hrtimer transfer scheduler: full speed (tens of MB/s)" ;;
-    jiffies) warn "dummy_hcd ($2) uses the jiffies scheduler: about 1 MB/s. A kernel source from 2024 or later has the hrtimer one: rerun with --build-dummy-hcd --kernel-source <newer tree>" ;;
+    jiffies) warn "dummy_hcd ($2) uses the jiffies scheduler: about 1 MB/s. A kernel source from 2024 or later has the hrtimer one: rerun with --kernel-module --kernel-source <newer tree>" ;;
     *) warn "could not tell which transfer scheduler dummy_hcd ($2) uses" ;;
   esac
 }
@@ -154,7 +169,7 @@ preflight() {
   esac
   [[ $MODE == uninstall ]] && return
   local need_mb=60 free_mb
-  [[ -e /lib/modules/$(uname -r)/build ]] || need_mb=400 # headers
+  [[ -e /lib/modules/${TARGET_KERNEL:-$(uname -r)}/build ]] || need_mb=400 # headers
   free_mb=$(( $(df -Pk / | awk 'NR == 2 { print $4 }') / 1024 ))
   ((free_mb >= need_mb)) || die "only ${free_mb} MB free on /, need ${need_mb} MB"
 }
@@ -168,7 +183,8 @@ find_dist() {
     say "building dist/ (npm ci, npm run build)"
     (cd "$SRC_DIR" && npm ci --no-audit --no-fund >/dev/null && npm run build >/dev/null) || die "build failed"
   fi
-  for f in dist/cli.cjs dist/hook.cjs templates/settings.ini templates/dkms/dkms.conf templates/dkms/Makefile; do
+  for f in dist/cli.cjs dist/hook.cjs templates/settings.ini templates/dkms/dkms.conf templates/dkms/Makefile \
+    templates/kernel/pve-usb-gadget templates/kernel/pve-usb-gadget-postrm templates/kernel/apt-post-invoke templates/kernel/apt.conf; do
     [[ -f $SRC_DIR/$f ]] || die "missing $SRC_DIR/$f"
   done
 }
@@ -210,87 +226,66 @@ install_hook() {
   state_set "$NODE_STATE" hook "$HOOK_PATH"
 }
 
-kernel_upstream_version() { # 6.8.12 for "PMX 6.8.12-4", 6.1.192 for "Debian 6.1.192-2"
-  local v
-  if [[ $(uname -v) =~ (PMX|Debian)\ ([0-9]+\.[0-9]+(\.[0-9]+)?) ]]; then v=${BASH_REMATCH[2]}
-  elif [[ $(uname -r) =~ ^([0-9]+\.[0-9]+(\.[0-9]+)?) ]]; then v=${BASH_REMATCH[1]}
-  else die "cannot tell the upstream version of kernel $(uname -r)"; fi
-  echo "${v%.0}"
-}
-
-get_udc_source() { # get_udc_source DEST: dummy_hcd.c for the running kernel
-  local src=$KERNEL_SOURCE
-  if [[ -z $src ]]; then
-    local url="$KERNEL_GIT/$UDC_SOURCE?h=v$KVER_UPSTREAM"
-    say "downloading $UDC_SOURCE of Linux $KVER_UPSTREAM from kernel.org"
-    curl -fsSL --max-time 120 -o "$1" "$url" || die "download of $url failed; offline: --kernel-source PATH"
-  elif [[ -d $src ]]; then
-    if [[ -f $src/$UDC_SOURCE ]]; then cp "$src/$UDC_SOURCE" "$1"
-    elif [[ -f $src/dummy_hcd.c ]]; then cp "$src/dummy_hcd.c" "$1"
-    else die "--kernel-source $src holds neither $UDC_SOURCE nor dummy_hcd.c"; fi
-  elif [[ -f $src && $src == *.c ]]; then cp "$src" "$1"
-  elif [[ -f $src ]]; then
-    tar -xf "$src" -O --wildcards --no-anchored "$UDC_SOURCE" >"$1" 2>/dev/null && [[ -s $1 ]] \
-      || die "no $UDC_SOURCE in $src"
-  else die "--kernel-source $src does not exist"; fi
-  grep -q 'dummy_hcd' "$1" && grep -q 'MODULE_LICENSE' "$1" || die "$1 does not look like dummy_hcd.c"
-}
-
+# The kernel's own dummy_hcd when it has one (Debian kernels; not Proxmox's); otherwise (or with
+# --build-dummy-hcd / --kernel-module) `pve-usb-gadget kernel-module` builds it with DKMS from the source
+# that fits the kernel best, and our kernel hook does the same for every kernel installed later.
 ensure_dummy_hcd() {
-  KVER=$(uname -r)
-  KVER_UPSTREAM=$(kernel_upstream_version)
-  local dst=/usr/src/$DKMS_NAME-$KVER_UPSTREAM current id="$DKMS_NAME/$KVER_UPSTREAM"
-  current=$(modinfo -n dummy_hcd 2>/dev/null || true)
-  if [[ -n $current && $current != */updates/dkms/* && $BUILD_DUMMY_HCD == 0 ]]; then
+  KVER=${TARGET_KERNEL:-$(uname -r)}
+  local current
+  current=$(modinfo -k "$KVER" -n dummy_hcd 2>/dev/null || true)
+  if [[ -n $current && $current != */updates/dkms/* && $BUILD_DUMMY_HCD == 0 && $MODE != kernel-module ]]; then
     say "kernel $KVER has its own dummy_hcd ($current)"
     report_scheduler "$(scheduler_of_module "$current")" "kernel $KVER"
     return
   fi
-  # built before and no new source given: nothing to download or build
-  if [[ -n $KERNEL_SOURCE ]] || ! dkms_installed "$id"; then build_dummy_hcd "$id" "$dst"; fi
-  say "dummy_hcd $id is built and installed for $KVER"
-  state_set "$NODE_STATE" dkms "$id"
+  ensure_build_tools
+  install_kernel_files
+  local args=(kernel-module --kernel "$KVER") s t0=$SECONDS out
+  for s in "${KERNEL_SOURCES[@]}"; do args+=(--kernel-source "$(realpath -m "$s")"); done
+  say "building dummy_hcd for kernel $KVER with DKMS if needed (a minute or two)"
+  out=$("$CLI" "${args[@]}" 2>&1) || { printf '%s\n' "$out" >&2; die "dummy_hcd could not be built for kernel $KVER (see above)"; }
+  printf '%s\n' "$out"
+  state_set "$NODE_STATE" dkms 1
+  [[ $out == *"already built"* ]] || done_ "built dummy_hcd with DKMS for kernel $KVER in $((SECONDS - t0)) s"
   local ko
-  ko=$(modinfo -n dummy_hcd 2>/dev/null || true)
-  [[ $ko == */updates/dkms/* ]] || die "modprobe would not load the DKMS dummy_hcd (modinfo -n dummy_hcd: ${ko:-nothing})"
-  report_scheduler "$(scheduler_of_source "$dst/dummy_hcd.c")" "DKMS $KVER_UPSTREAM"
-  if [[ -d /sys/module/dummy_hcd && $(cat /sys/module/dummy_hcd/taint 2>/dev/null) != *O* ]]; then
+  ko=$(modinfo -k "$KVER" -n dummy_hcd 2>/dev/null || true)
+  [[ $ko == */updates/dkms/* ]] || die "modprobe would not load the DKMS dummy_hcd for $KVER (modinfo -n dummy_hcd: ${ko:-nothing})"
+  report_scheduler "$(scheduler_of_module "$ko")" "DKMS, kernel $KVER"
+  if [[ $KVER == "$(uname -r)" && -d /sys/module/dummy_hcd && $(cat /sys/module/dummy_hcd/taint 2>/dev/null) != *O* ]]; then
     warn "the kernel's own dummy_hcd is loaded; the DKMS one is used once it is unloaded (no VM with a stick running)"
   fi
   secure_boot_on && check_signature "$ko"
   return 0
 }
 
-dkms_installed() { command -v dkms >/dev/null && dkms status "$1" -k "$KVER" 2>/dev/null | grep -q ': installed'; }
-
-build_dummy_hcd() { # build_dummy_hcd ID SRC_DIR: source, headers and tools, then dkms add/build/install
-  local id=$1 dst=$2 tmp=$WORK
-  get_udc_source "$tmp/dummy_hcd.c"
+ensure_build_tools() { # the kernel's headers (and, on Proxmox, those of every future kernel), dkms, gcc, make
   if [[ ! -e /lib/modules/$KVER/build ]]; then
     local pkg=proxmox-headers-$KVER
     apt-cache show "$pkg" >/dev/null 2>&1 || apt-get update -q >/dev/null
-    apt-cache show "$pkg" >/dev/null 2>&1 || die "no package $pkg: install the headers of kernel $KVER"
-    # the metapackage brings the headers of future kernels too, so DKMS can rebuild for them
+    apt-cache show "$pkg" >/dev/null 2>&1 || pkg=linux-headers-$KVER # a Debian kernel
+    apt-cache show "$pkg" >/dev/null 2>&1 || die "no package proxmox-headers-$KVER: install the headers of kernel $KVER"
+    # the metapackage brings the headers of future kernels too, so our kernel hook can build for them
     if apt-cache show proxmox-default-headers >/dev/null 2>&1; then apt_install "$pkg" proxmox-default-headers; else apt_install "$pkg"; fi
   fi
   command -v dkms >/dev/null || apt_install dkms
   command -v make >/dev/null && command -v gcc >/dev/null || apt_install make gcc
-  cmp -s "$tmp/dummy_hcd.c" "$dst/dummy_hcd.c" && dkms_installed "$id" && return
-  [[ -d /var/lib/dkms/$DKMS_NAME/$KVER_UPSTREAM ]] && dkms remove "$id" --all >/dev/null
-  rm -rf "$dst" && mkdir -p "$dst"
-  cp "$tmp/dummy_hcd.c" "$dst/dummy_hcd.c"
-  sed -e "s|@PACKAGE_NAME@|$DKMS_NAME|g" -e "s|@PACKAGE_VERSION@|$KVER_UPSTREAM|g" \
-    "$SRC_DIR/templates/dkms/dkms.conf" >"$dst/dkms.conf"
-  cp "$SRC_DIR/templates/dkms/Makefile" "$dst/Makefile"
-  local t0=$SECONDS force=()
-  # an in-tree dummy_hcd built from the same source has the same srcversion: DKMS skips it unless forced
-  grep -q '^kernel/.*/dummy_hcd\.ko' "/lib/modules/$KVER/modules.dep" 2>/dev/null && force=(--force)
-  say "building dummy_hcd with DKMS for $KVER (a minute or two)"
-  dkms add "$id" >/dev/null || die "dkms add $id failed"
-  dkms build "$id" -k "$KVER" >"$tmp/build.log" 2>&1 \
-    || { tail -n 20 "$tmp/build.log" >&2; die "dkms build $id failed (see /var/lib/dkms/$DKMS_NAME/$KVER_UPSTREAM/build/make.log)"; }
-  dkms install "$id" -k "$KVER" "${force[@]}" >"$tmp/install.log" 2>&1 || { tail -n 20 "$tmp/install.log" >&2; die "dkms install $id failed"; }
-  done_ "built and installed dummy_hcd $KVER_UPSTREAM with DKMS for kernel $KVER in $((SECONDS - t0)) s"
+}
+
+install_kernel_files() { # the DKMS templates for the CLI and our kernel hooks (templates/kernel/)
+  mkdir -p "$SHARE/dkms"
+  local f changed=0 h
+  for f in dkms.conf Makefile; do cmp -s "$SRC_DIR/templates/dkms/$f" "$SHARE/dkms/$f" || { install -m 0644 "$SRC_DIR/templates/dkms/$f" "$SHARE/dkms/$f"; changed=1; }; done
+  cmp -s "$SRC_DIR/templates/kernel/apt-post-invoke" "$SHARE/apt-post-invoke" || { install -m 0755 "$SRC_DIR/templates/kernel/apt-post-invoke" "$SHARE/apt-post-invoke"; changed=1; }
+  cmp -s "$SRC_DIR/templates/kernel/apt.conf" "$APT_CONF" || { install -m 0644 "$SRC_DIR/templates/kernel/apt.conf" "$APT_CONF"; changed=1; }
+  for h in "${KERNEL_HOOKS[@]}" "$KERNEL_POSTRM"; do
+    [[ -d $(dirname "$h") ]] || { mkdir -p "$(dirname "$h")"; state_set "$NODE_STATE" "created_$(basename "$(dirname "$h")")" 1; }
+  done
+  for h in "${KERNEL_HOOKS[@]}"; do
+    cmp -s "$SRC_DIR/templates/kernel/pve-usb-gadget" "$h" || { install -m 0755 "$SRC_DIR/templates/kernel/pve-usb-gadget" "$h"; changed=1; }
+  done
+  cmp -s "$SRC_DIR/templates/kernel/pve-usb-gadget-postrm" "$KERNEL_POSTRM" || { install -m 0755 "$SRC_DIR/templates/kernel/pve-usb-gadget-postrm" "$KERNEL_POSTRM"; changed=1; }
+  ((changed)) && done_ "installed the kernel hooks (${KERNEL_HOOKS[*]}, $KERNEL_POSTRM, $APT_CONF): dummy_hcd is built for every new kernel, and a failed build never fails apt"
+  return 0
 }
 
 check_signature() { # Secure Boot: DKMS signs with its MOK; the firmware must know that key
@@ -403,13 +398,25 @@ write_settings() {
   done_ "wrote $SETTINGS"
 }
 
-do_install() {
+# what both install and --kernel-module do first: checks, dist/, node, the CLI
+prepare_node() {
   preflight
   find_dist
   mkdir -p "$ETC" && chmod 0755 "$ETC"
   touch "$NODE_STATE"
   ensure_node
   install_file "$SRC_DIR/dist/cli.cjs" "$CLI"
+}
+
+do_kernel_module() { # --kernel-module: the CLI, the kernel files and dummy_hcd for one kernel; nothing else
+  prepare_node
+  ensure_dummy_hcd
+  say "kernels on $(hostname -s) (pve-usb-gadget doctor):"
+  "$CLI" doctor 2>/dev/null | grep -E '^(ok|WARN|FAIL) +kernel ' || true
+}
+
+do_install() {
+  prepare_node
   install_hook
   ensure_dummy_hcd
   write_modprobe_conf
@@ -472,6 +479,13 @@ do_uninstall() {
     done
   fi
   rm -rf /usr/src/"$DKMS_NAME"-* /var/lib/dkms/"$DKMS_NAME"
+  local k
+  for k in "${KERNEL_HOOKS[@]}" "$KERNEL_POSTRM" "$APT_CONF"; do [[ -f $k ]] && rm -f "$k" && done_ "removed $k"; done
+  for k in postinst.d header_postinst.d postrm.d; do
+    [[ $(state_get "$NODE_STATE" "created_$k") == 1 ]] && rmdir "/etc/kernel/$k" 2>/dev/null || true
+  done
+  [[ -d $SHARE ]] && rm -rf "$SHARE"
+  [[ -d $KERNEL_STATE ]] && rm -rf "$KERNEL_STATE" && done_ "removed $KERNEL_STATE (dummy_hcd sources and build records)"
   local d
   for d in /lib/modules/*/updates/dkms; do rmdir "$d" "${d%/dkms}" 2>/dev/null || true; done
   if [[ $(state_get "$NODE_STATE" images_dir_created) == 1 ]]; then
@@ -534,6 +548,7 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 case $MODE in
   install) do_install ;;
+  kernel-module) do_kernel_module ;;
   uninstall) do_uninstall ;;
   print-settings) render_settings "$WORK/settings.ini" && cat "$WORK/settings.ini" ;;
 esac

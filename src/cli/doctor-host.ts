@@ -6,6 +6,8 @@ import { GadgetError } from '../errors.js';
 import type { Exec } from '../host/exec.js';
 import { readTokenSecret } from '../settings/secret.js';
 import type { Settings } from '../settings/types.js';
+import { buildFix, readRecord } from '../kernel/records.js';
+import { schedulerOfModule, type Scheduler } from '../kernel/scheduler.js';
 import type { CheckResult } from './doctor.js';
 
 export const GADGET_MODULES = ['dummy_hcd', 'libcomposite', 'usb_f_mass_storage'] as const;
@@ -29,10 +31,12 @@ export async function checkModules(fs: HostFs, exec: Exec): Promise<CheckResult>
     if (!fs.exists(`/sys/module/${m}`) && (await modulePath(exec, m)) === undefined) missing.push(m);
   }
   if (missing.length === 0) return ok('kernel modules', `${GADGET_MODULES.join(', ')} available`);
+  const kernel = (await exec('uname', ['-r'])).stdout.trim();
+  const rec = readRecord(fs, kernel);
   return fail(
     'kernel modules',
-    `missing for kernel ${(await exec('uname', ['-r'])).stdout.trim()}: ${missing.join(', ')}`,
-    missing.includes('dummy_hcd') ? 'run install.sh on this node: it builds dummy_hcd with DKMS (after a kernel update: install the new headers, then dkms autoinstall)' : 'boot a Proxmox VE kernel (it has libcomposite and usb_f_mass_storage)',
+    `missing for kernel ${kernel}: ${missing.join(', ')}${missing.includes('dummy_hcd') && rec && rec.status !== 'built' ? ` (${rec.message})` : ''}`,
+    missing.includes('dummy_hcd') ? buildFix(kernel) : 'boot a Proxmox VE kernel (it has libcomposite and usb_f_mass_storage)',
   );
 }
 
@@ -42,16 +46,10 @@ export function checkConfigfs(fs: HostFs): CheckResult {
   return ok('configfs', 'not mounted yet: the hook mounts it at the first VM start');
 }
 
-export type Scheduler = 'hrtimer' | 'jiffies' | 'unknown';
+export { schedulerOfModule } from '../kernel/scheduler.js';
 
-/** From the module's symbol names: the 2024 rewrite arms an hrtimer, the old code a timer_list. */
-export function schedulerOfModule(text: string): Scheduler {
-  if (text.includes('hrtimer_start_range_ns')) return 'hrtimer';
-  if (text.includes('mod_timer')) return 'jiffies';
-  return 'unknown';
-}
-
-async function moduleText(exec: Exec, fs: HostFs, path: string): Promise<string> {
+/** A module file's bytes as latin1 text (decompressed), for looking for symbol names in it. */
+export async function moduleText(exec: Exec, fs: HostFs, path: string): Promise<string> {
   if (path.endsWith('.xz') || path.endsWith('.zst')) {
     const r = await exec(path.endsWith('.xz') ? 'xz' : 'zstd', ['-dc', path]);
     return r.stdout;
@@ -72,7 +70,7 @@ export async function checkScheduler(fs: HostFs, exec: Exec): Promise<CheckResul
   const from = path.includes('/updates/dkms/') ? 'DKMS build' : "kernel's own";
   if (scheduler === 'hrtimer') return ok('dummy_hcd scheduler', `hrtimer (${from}, ${path}): full speed`);
   if (scheduler === 'jiffies') {
-    return warn('dummy_hcd scheduler', `jiffies (${from}, ${path}): about 1 MB/s`, 'rebuild it from a 2024 or newer source: install.sh --build-dummy-hcd --kernel-source <tree>');
+    return warn('dummy_hcd scheduler', `jiffies (${from}, ${path}): about 1 MB/s`, 'rebuild it from a 2024 or newer source: install.sh --kernel-module --kernel-source <tree>');
   }
   return warn('dummy_hcd scheduler', `cannot tell from ${path}`);
 }

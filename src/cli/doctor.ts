@@ -7,6 +7,7 @@ import type { Exec } from '../host/exec.js';
 import type { Settings } from '../settings/types.js';
 import type { AdminApi } from './admin-deps.js';
 import { checkEnabledVms, checkToken } from './doctor-cluster.js';
+import { checkKernels } from './doctor-kernels.js';
 import { checkConfigfs, checkHookFile, checkModules, checkNodeVersion, checkScheduler, checkSecret, errorText } from './doctor-host.js';
 import type { RootVmTool } from './qm.js';
 
@@ -37,6 +38,7 @@ export async function runDoctor(deps: DoctorDeps): Promise<CheckResult[]> {
     await checkModules(deps.fs, deps.exec),
     checkConfigfs(deps.fs),
     await checkScheduler(deps.fs, deps.exec),
+    ...(await checkKernels(deps.fs, deps.exec)),
     checkNodeVersion(deps.nodeVersion),
   ];
   let settings: Settings;

@@ -9,6 +9,7 @@ import { StateStore } from '../state/record.js';
 import { nodeHostFs } from '../apply/host-fs.js';
 import { registerAdminCommands } from './commands-admin.js';
 import { registerImageCommands } from './commands-image.js';
+import { registerKernelModuleCommand } from './kernel-module.js';
 import { cliDeps } from './context.js';
 import { collectStatus, formatStatus } from './status.js';
 import { readNotesFile, validateVm } from './validate.js';
@@ -74,6 +75,7 @@ export function program(): Command {
     });
   registerAdminCommands(p);
   registerImageCommands(p);
+  registerKernelModuleCommand(p);
   return p;
 }
 

@@ -2,6 +2,7 @@ import type { HostFs } from '../apply/host-fs.js';
 import { CommandError } from '../errors.js';
 import { CONFIGFS_GADGETS, vmidOfGadget } from '../plan/ops.js';
 import type { Settings } from '../settings/types.js';
+import { buildFix, readRecord } from '../kernel/records.js';
 import { run, type Exec } from './exec.js';
 
 const CONFIGFS = '/sys/kernel/config';
@@ -43,11 +44,19 @@ export async function ensureModules(fs: HostFs, exec: Exec, settings: Settings):
       exec,
       'modprobe',
       ['dummy_hcd', `num=${settings.modules.controllers}`, 'is_high_speed=1', 'is_super_speed=1'],
-      'dummy_hcd is not built for this kernel: run install.sh (it builds it with DKMS)',
+      dummyHcdFix(fs),
     );
     loaded.push(`dummy_hcd num=${settings.modules.controllers}`);
   }
   return { loaded };
+}
+
+/** What to tell the admin when dummy_hcd does not load: what kernel-module recorded, and the command. */
+function dummyHcdFix(fs: HostFs): string {
+  const kernel = fs.readTextIfExists('/proc/sys/kernel/osrelease')?.trim();
+  if (!kernel) return 'dummy_hcd is not built for this kernel: run install.sh --kernel-module';
+  const rec = readRecord(fs, kernel);
+  return rec && rec.status !== 'built' ? `${rec.message}; ${buildFix(kernel)}` : `dummy_hcd is not built for kernel ${kernel}: ${buildFix(kernel)}`;
 }
 
 /**

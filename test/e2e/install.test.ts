@@ -79,10 +79,16 @@ describe('install.sh on a Proxmox VE node (real kernel, DKMS)', () => {
       expect(out()).not.toMatch(/apt-get install/);
     });
     it('builds dummy_hcd with DKMS from the kernel source and reports its scheduler', () => {
-      expect(out()).toMatch(/built and installed dummy_hcd 6\.1\.\d+ with DKMS for kernel 6\.1\.0-\d+-amd64 in \d+ s/);
+      expect(out()).toMatch(/dummy_hcd built for 6\.1\.0-\d+-amd64 from Linux 6\.1\.\d+ \(\/usr\/src\/pvug-kernel-source\), hrtimer scheduler \(DKMS pve-usb-gadget-dummy-hcd\/6\.1\.\d+-k6\.1\)/);
+      expect(out()).toMatch(/built dummy_hcd with DKMS for kernel 6\.1\.0-\d+-amd64 in \d+ s/);
       expect(out()).toMatch(/uses the hrtimer transfer scheduler/);
       expect(f.modulesAfterInstall.modprobePath).toMatch(/\/updates\/dkms\/dummy_hcd\.ko$/);
       expect(f.modulesAfterInstall.modprobeIntree).toBe('');
+    });
+    it('installs the kernel hooks that build dummy_hcd for later kernels', () => {
+      expect(out()).toMatch(/installed the kernel hooks \(\/etc\/kernel\/postinst\.d\/pve-usb-gadget \/etc\/kernel\/header_postinst\.d\/pve-usb-gadget, \/etc\/kernel\/postrm\.d\/pve-usb-gadget, \/etc\/apt\/apt\.conf\.d\/99pve-usb-gadget\)/);
+      expect(f.kernelHook.mode).toBe('755');
+      expect(f.kernelHook.text).toContain('kernel-module --kernel "$version" --from-kernel-hook');
     });
     it('installs CLI, hook (executable, snippets enabled) and modprobe options', () => {
       expect(f.hook.mode).toBe('755');
@@ -110,11 +116,12 @@ describe('install.sh on a Proxmox VE node (real kernel, DKMS)', () => {
     });
     it('is idempotent: a second run builds, creates and enables nothing', () => {
       expect(f.again.code, f.again.stderr).toBe(0);
-      expect(f.again.stdout).toMatch(/dummy_hcd pve-usb-gadget-dummy-hcd\/6\.1\.\d+ is built and installed/);
-      expect(f.again.stdout).not.toMatch(/built and installed dummy_hcd|created|enabled the snippets|wrote/);
+      expect(f.again.stdout).toMatch(/dummy_hcd is already built for 6\.1\.0-\d+-amd64 \(DKMS pve-usb-gadget-dummy-hcd\/6\.1\.\d+-k6\.1\)/);
+      expect(f.again.stdout).not.toMatch(/built dummy_hcd with DKMS|installed the kernel hooks|created|enabled the snippets|wrote/);
     });
     it('ends with doctor, which passes every check', () => {
       expect(out()).toMatch(/^ok +dummy_hcd scheduler: hrtimer \(DKMS build/m);
+      expect(out()).toMatch(/^ok +kernel 6\.1\.0-\d+-amd64 \(running, boots next: the newest installed kernel\): dummy_hcd: DKMS 6\.1\.\d+-k6\.1 from Linux 6\.1\.\d+ \(\/usr\/src\/pvug-kernel-source\), hrtimer scheduler/m);
       expect(out()).toMatch(/^ok +token privileges: has every privilege it needs$/m);
       expect(out()).not.toMatch(/^(WARN|FAIL) /m);
       expect(out()).toMatch(/next: run install.sh on every other node/);

@@ -11,7 +11,7 @@
 #
 # Environment:
 #   PVUG_CACHE            cache folder (default ~/.cache/pve-usb-gadget)
-#   PVUG_DEBIAN_MIRROR    Debian mirror for debootstrap (default http://deb.debian.org/debian)
+#   PVUG_DEBIAN_MIRROR    Debian mirror (default: the one this machine's apt sources name)
 set -euo pipefail
 
 if [[ $(id -u) -ne 0 ]]; then
@@ -24,11 +24,23 @@ readonly KERNEL_REV=1
 readonly INITRAMFS_REV=1
 readonly ROOTFS_REV=2
 readonly BENCH_GUEST_REV=1
-readonly DKMS_ROOT_REV=1
+readonly DKMS_ROOT_REV=2
+readonly UPGRADE_KIT_REV=1
 
 readonly SUITE=bookworm
-readonly MIRROR=${PVUG_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-readonly SECURITY_MIRROR=${PVUG_DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
+# The machine's own Debian mirror: the first URI of its apt sources that serves a plain suite (not
+# -security), and the one that serves <suite>-security. deb822 .sources files and one-line .list files.
+apt_source_uri() { # apt_source_uri security|main
+  local files=(/etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources)
+  { cat "${files[@]}" 2>/dev/null || true; } | awk -v want="$1" '
+    /^[[:space:]]*#/ { next }
+    /^deb[[:space:]]/ { uri = ($2 ~ /^\[/) ? $3 : $2; suite = ($2 ~ /^\[/) ? $4 : $3; pick(uri, suite); next }
+    /^URIs:/ { uri = $2 } /^Suites:/ { for (i = 2; i <= NF; i++) pick(uri, $i) }
+    function pick(u, s) { if (found) return; sec = (s ~ /-security$/); if ((want == "security") == sec) { print u; found = 1 } }'
+}
+MIRROR=${PVUG_DEBIAN_MIRROR:-$(apt_source_uri main)}
+SECURITY_MIRROR=${PVUG_DEBIAN_SECURITY_MIRROR:-$(apt_source_uri security)}
+readonly MIRROR=${MIRROR%/} SECURITY_MIRROR=${SECURITY_MIRROR%/}
 readonly CACHE=${PVUG_CACHE:-$HOME/.cache/pve-usb-gadget}
 readonly VM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/vm" && pwd)
 
@@ -51,6 +63,8 @@ readonly ROOTFS_PACKAGES=(
 
 log() { printf 'provision: %s\n' "$*"; }
 die() { printf 'provision: error: %s\n' "$*" >&2; exit 1; }
+[[ -n $MIRROR ]] || die "no Debian mirror in this machine's apt sources: set PVUG_DEBIAN_MIRROR"
+[[ -n $SECURITY_MIRROR ]] || die "no Debian security mirror in this machine's apt sources: set PVUG_DEBIAN_SECURITY_MIRROR"
 
 stamp_ok() { # stamp_ok NAME KEY: true when the part NAME was built from KEY
   [[ -f "$CACHE/$1.stamp" ]] && [[ "$(cat "$CACHE/$1.stamp")" == "$2" ]]
@@ -250,8 +264,8 @@ provision_bench_guest() {
 
 # What install.sh needs to build dummy_hcd with DKMS inside the test VM (test/e2e/install.test.ts): the test
 # kernel's headers, gcc, make and dkms installed into the hypervisor root, and dummy_hcd.c from Debian's
-# linux-source of exactly the test kernel's version at /usr/src/pvug-kernel-source (a kernel tree layout,
-# for install.sh --kernel-source). Redone whenever the root or the kernel is rebuilt.
+# linux-source of exactly the test kernel's version at /usr/src/pvug-kernel-source (a kernel tree layout
+# with its top-level Makefile, for install.sh --kernel-source). Redone whenever the root or the kernel is rebuilt.
 provision_dkms_root() {
   local kver kpkg version key root=$CACHE/rootfs
   kver=$(cat "$CACHE/kernel/version")
@@ -288,14 +302,72 @@ provision_dkms_root() {
     || { apt_update_once; (cd "$work" && apt-get download -qq -o APT::Sandbox::User=root "linux-source-6.1=$version"); } \
     || die "could not download linux-source-6.1=$version (the test kernel's sources)"
   dpkg-deb --fsys-tarfile "$work"/linux-source-6.1_*.deb | tar -xO ./usr/src/linux-source-6.1.tar.xz \
-    | xz -dc | tar -x -C "$work" --wildcards '*/drivers/usb/gadget/udc/dummy_hcd.c'
+    | xz -dc | tar -x -C "$work" linux-source-6.1/Makefile linux-source-6.1/drivers/usb/gadget/udc/dummy_hcd.c
   rm -rf "$root/usr/src/pvug-kernel-source"
   mkdir -p "$(dirname "$src")"
   cp "$work"/linux-source-6.1/drivers/usb/gadget/udc/dummy_hcd.c "$src"
+  # the top-level Makefile says which upstream version the file is (pve-usb-gadget kernel-module reads it)
+  cp "$work"/linux-source-6.1/Makefile "$root/usr/src/pvug-kernel-source/Makefile"
   printf '%s\n' "$version" >"$root/usr/src/pvug-kernel-source/debian-version"
   rm -rf "$work"
   stamp_write dkms-root "$key"
   log "dkms root: ready (gcc $(chroot "$root" gcc -dumpversion), $(chroot "$root" dkms --version))"
+}
+
+# The kernel-upgrade scenario (test/e2e/kernel-upgrade.test.ts) on the DKMS root, offline:
+#  - upgrade-debs/: linux-headers of the newest bookworm-backports 6.12 kernel and everything apt needs
+#    besides the root's packages to install them (its linux-image, kbuild, initramfs-tools, ...);
+#  - kernel-sources/linux-<version>/: Makefile + drivers/usb/gadget/udc/dummy_hcd.c of Debian's
+#    linux-source of the test kernel (6.1) and of that 6.12 kernel, for --kernel-source.
+readonly UPGRADE_HEADERS_RE='^linux-headers-6\.12\.[0-9]+\+deb12-amd64$'
+provision_upgrade_kit() {
+  local key="upgrade-kit-r$UPGRADE_KIT_REV $UPGRADE_HEADERS_RE $(cat "$CACHE/dkms-root.stamp")"
+  if stamp_ok upgrade-kit "$key" && [[ -d $CACHE/upgrade-debs && -d $CACHE/kernel-sources ]]; then return; fi
+  log "upgrade kit: the bookworm-backports 6.12 headers and two kernels' dummy_hcd.c (a few minutes)"
+  local work=$CACHE/upgrade.tmp
+  unmount_below "$work"
+  rm -rf --one-file-system "$work"
+  mkdir -p "$work"/{upper,wk,root,sources}
+  mount -t overlay overlay -o "lowerdir=$CACHE/rootfs,upperdir=$work/upper,workdir=$work/wk" "$work/root"
+  trap 'unmount_below "'"$work"'"' EXIT
+  local r=$work/root
+  printf 'deb %s %s main\ndeb %s %s-backports main\ndeb %s %s-security main\n' \
+    "$MIRROR" "$SUITE" "$MIRROR" "$SUITE" "$SECURITY_MIRROR" "$SUITE" >"$r/etc/apt/sources.list.d/pvug-upgrade.list"
+  cp /etc/resolv.conf "$r/etc/resolv.conf"
+  chroot "$r" apt-get update -q >"$CACHE/upgrade-kit.log" 2>&1 || { tail -n 20 "$CACHE/upgrade-kit.log" >&2; die "apt-get update in the upgrade root failed"; }
+  local headers
+  headers=$(chroot "$r" apt-cache pkgnames linux-headers-6.12 | grep -E "$UPGRADE_HEADERS_RE" | sort -V | tail -n 1)
+  [[ -n $headers ]] || die "no package matching $UPGRADE_HEADERS_RE in bookworm-backports"
+  DEBIAN_FRONTEND=noninteractive chroot "$r" apt-get install -y -q --download-only --no-install-recommends "$headers" >>"$CACHE/upgrade-kit.log" 2>&1 \
+    || { tail -n 20 "$CACHE/upgrade-kit.log" >&2; die "downloading $headers failed"; }
+  mkdir -p "$work/debs"
+  cp "$r"/var/cache/apt/archives/*.deb "$work/debs/"
+  printf '%s\n' "$headers" >"$work/debs/headers-package"
+  # one dummy_hcd.c + Makefile per source package: the test kernel's 6.1 and that 6.12
+  local kpkg61 ver612
+  kpkg61=$(cat "$CACHE/kernel/package")
+  ver612=$(chroot "$r" apt-cache show --no-all-versions "$headers" | sed -n 's/^Version: //p' | head -n 1)
+  local spec src tarball tree
+  for spec in "linux-source-6.1=${kpkg61#*=}" "linux-source-6.12=$ver612"; do
+    mkdir -p "$r/tmp/src" && rm -f "$r"/tmp/src/*.deb
+    chroot "$r" sh -c "cd /tmp/src && apt-get download -qq '$spec'" >>"$CACHE/upgrade-kit.log" 2>&1 || die "could not download $spec"
+    src=${spec%%=*}
+    tarball=./usr/src/$src.tar.xz
+    dpkg-deb --fsys-tarfile "$r"/tmp/src/"${src}"_*.deb | tar -xO "$tarball" | xz -dc \
+      | tar -x -C "$work/sources" --wildcards "$src/Makefile" "$src/drivers/usb/gadget/udc/dummy_hcd.c"
+    tree=$(awk '/^VERSION =/ { v = $3 } /^PATCHLEVEL =/ { p = $3 } /^SUBLEVEL =/ { s = $3 } END { print "linux-" v "." p "." s }' "$work/sources/$src/Makefile")
+    mv "$work/sources/$src" "$work/sources/$tree"
+    rm -f "$r"/tmp/src/*.deb
+    log "upgrade kit: $tree from $spec"
+  done
+  unmount_below "$work"
+  trap - EXIT
+  rm -rf "$CACHE/upgrade-debs" "$CACHE/kernel-sources"
+  mv "$work/debs" "$CACHE/upgrade-debs"
+  mv "$work/sources" "$CACHE/kernel-sources"
+  rm -rf --one-file-system "$work"
+  stamp_write upgrade-kit "$key"
+  log "upgrade kit: ready ($headers, $(du -sh "$CACHE/upgrade-debs" | cut -f1))"
 }
 
 main() {
@@ -310,6 +382,7 @@ main() {
   provision_rootfs
   provision_bench_guest
   provision_dkms_root
+  provision_upgrade_kit
   log "cache $CACHE ready: kernel $(cat "$CACHE/kernel/version") ($((SECONDS - started)) s)"
 }
 

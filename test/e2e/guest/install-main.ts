@@ -25,6 +25,7 @@ const ROOTS: TreeRoot[] = [
   ['/usr/src', 1],
   ['/var/lib/dkms', Infinity],
   ['/var/lib/vz', Infinity],
+  ['/var/lib/pve-usb-gadget', Infinity],
   [`/usr/lib/modules/${KVER}`, 1],
   [`/usr/lib/modules/${KVER}/updates`, Infinity],
   ['/run/pve-usb-gadget', Infinity],
@@ -122,6 +123,8 @@ async function main(): Promise<void> {
     facts.secret = { uuid: /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(secret), mode: secretStat ? (secretStat.mode & 0o777).toString(8) : undefined, uid: secretStat?.uid };
     facts.settings = read('/etc/pve-usb-gadget/settings.ini');
     facts.modprobeConf = read('/etc/modprobe.d/pve-usb-gadget.conf');
+    const kernelHook = '/etc/kernel/postinst.d/pve-usb-gadget';
+    facts.kernelHook = { mode: existsSync(kernelHook) ? (statSync(kernelHook).mode & 0o777).toString(8) : undefined, text: read(kernelHook) };
     facts.storageCfgInstalled = read('/etc/pve/storage.cfg');
     facts.hook = { mode: existsSync('/var/lib/vz/snippets/pve-usb-gadget-hook.cjs') ? (statSync('/var/lib/vz/snippets/pve-usb-gadget-hook.cjs').mode & 0o777).toString(8) : undefined };
     facts.apiState = { roles: Object.fromEntries(control.roles), users: [...control.users.keys()], acls: control.acls.map((a) => ({ ...a })) };
