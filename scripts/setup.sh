@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Everything `npm test`, `npm run demo` and `npm run bench` need on a fresh Debian machine (root):
 # the npm dependencies (when package-lock.json is newer than what is installed), the bundles, and the
-# real-kernel harness cache (test/e2e/provision.sh: QEMU, Debian's kernel, a Debian root with node 18).
+# real-kernel harness cache for both flavours (test/e2e/provision.sh: QEMU, Debian's kernels, Debian
+# roots: bookworm with node 18 like Proxmox VE 8, trixie with node 20 like Proxmox VE 9).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
@@ -10,3 +11,4 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
 fi
 node scripts/build.mjs
 bash test/e2e/provision.sh
+PVUG_FLAVOUR=trixie bash test/e2e/provision.sh

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundleForVm } from './harness/bundle.js';
+import { FLAVOUR, NODE } from './harness/flavour.js';
 import { bootNestedGuest, type NestedGuestResult } from './harness/nested-guest.js';
 import { expectClean } from './harness/scenarios.js';
 import { buildUnraidFixture, type UnraidFixtureManifest } from './harness/unraid-fixture.js';
@@ -49,9 +50,9 @@ describe('unRAID backing image on a real kernel', () => {
     if (resultsDir) await rm(resultsDir, { recursive: true, force: true });
   });
 
-  it('ran the scenarios on Debian node 18 inside the VM', () => {
+  it(`ran the scenarios on Debian's node ${NODE[FLAVOUR].text} inside the VM`, () => {
     expect(run.exitCode, run.output).toBe(0);
-    expect(facts.nodeVersion).toMatch(/^v18\.20\./);
+    expect(facts.nodeVersion).toMatch(NODE[FLAVOUR].re);
   });
 
   describe('image create --unraid-version, then a BIOS boot of the stick', () => {

@@ -7,6 +7,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundleForVm } from './harness/bundle.js';
+import { FLAVOUR, NODE } from './harness/flavour.js';
 import { runInVm, type VmRun } from './harness/vm.js';
 import type { SmokeReport } from './vm/smoke-main.js';
 
@@ -48,8 +49,8 @@ describe('e2e harness smoke (real kernel in QEMU)', () => {
     expect(run.exitCode, run.output).toBe(0);
   });
 
-  it("runs Debian's node 18.20 (Proxmox VE 8's)", async () => {
-    expect((await read('node-version.txt')).trim()).toMatch(/^v18\.20\./);
+  it(`runs Debian's node ${NODE[FLAVOUR].text} (${NODE[FLAVOUR].pve}'s)`, async () => {
+    expect((await read('node-version.txt')).trim()).toMatch(NODE[FLAVOUR].re);
   });
 
   it('loads dummy_hcd with two UDCs', async () => {

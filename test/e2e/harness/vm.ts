@@ -18,6 +18,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { flavourOf } from './flavour.js';
 
 export interface CachePaths {
   cacheDir: string;
@@ -104,9 +105,13 @@ function vmSourcesDir(): string {
   return resolve(harnessDir, '..', 'vm');
 }
 
-/** Where provision.sh keeps its cache: `$PVUG_CACHE`, else `~/.cache/pve-usb-gadget`. */
+/**
+ * Where provision.sh keeps its cache: `$PVUG_CACHE`, else `~/.cache/pve-usb-gadget`; the trixie
+ * flavour's parts (PVUG_FLAVOUR=trixie) in its `trixie/` folder.
+ */
 export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  return env.PVUG_CACHE || join(env.HOME || homedir(), '.cache', 'pve-usb-gadget');
+  const base = env.PVUG_CACHE || join(env.HOME || homedir(), '.cache', 'pve-usb-gadget');
+  return flavourOf(env) === 'trixie' ? join(base, 'trixie') : base;
 }
 
 /** Paths of the provisioned kernel, initramfs and root; throws if provision.sh has not run. */
