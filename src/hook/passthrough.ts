@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { GadgetError, SettingsError, errnoOf } from '../errors.js';
 import { ProxmoxClient } from '../proxmox/client.js';
 import { isProxmoxApiError } from '../proxmox/errors.js';
-import { freeUsbSlot, isModernUsbGuest, usbLinesForMapping } from '../proxmox/local-config.js';
+import { freeUsbSlot, isModernUsbGuest, usbHotplugEnabled, usbLinesForMapping } from '../proxmox/local-config.js';
 import { ensureMapping, mappingName, type MappingClient } from '../proxmox/mapping.js';
 import { readTokenSecret } from '../settings/secret.js';
 import type { HookDeps } from './deps.js';
@@ -37,6 +37,20 @@ export function createClient(deps: Pick<HookDeps, 'settings' | 'log'>): ProxmoxC
   return new ProxmoxClient({ url: api.url, tokenId: api.tokenId, secret, caPem, timeoutMs: 10_000 });
 }
 
+/**
+ * A start from the GUI or API runs in a pvedaemon worker whose pmxcfs reads are cached: if it read the
+ * mapping before this hook changed it, qemu-server resolves the old one (FACTS.md, "Proxmox VE details
+ * found since"). No hook can refresh another process's cache, so say what happens and what to do.
+ */
+export function staleMappingWarning(name: string): string {
+  return (
+    `this start changed the USB mapping ${name}: a start from the GUI or API may still resolve the mapping as it ` +
+    `was before this hook ran (Proxmox caches /etc/pve per worker process) and fail with "USB device mapping not ` +
+    `found" or "USB Mapping invalid"; if it does, start the VM again: the next start reads the new mapping ` +
+    `(qm start from a shell is not affected)`
+  );
+}
+
 /** Starts the detached helper that adds the usbN line later (see attachMapping). */
 export type AttachSpawner = (vmid: number) => void;
 
@@ -52,6 +66,7 @@ export function apiPassthrough(deps: Pick<HookDeps, 'log' | 'settings'>, client:
       try {
         const r = await ensureMapping(client, { vmid, node: settings.node, usbId });
         log.info(`USB mapping ${name}: ${r.action} (${settings.node} -> ${usbId})`);
+        if (r.action !== 'unchanged') log.warn(staleMappingWarning(name));
         return { name, checked: true };
       } catch (err) {
         if (isProxmoxApiError(err) && (TRANSIENT as readonly string[]).includes(err.kind)) {
@@ -91,7 +106,7 @@ function spawnDetached(script: string, args: string[]): void {
  * The detached helper: wait until the start task has released the config lock and the VM runs, then add
  * `usbN: mapping=<name>` on a free slot (hot-plugged into the running VM by Proxmox).
  */
-export async function attachMapping(deps: HookDeps, vmid: number, client: ProxmoxClient, timeoutMs = 300_000): Promise<void> {
+export async function attachMapping(deps: Pick<HookDeps, 'log' | 'settings' | 'clock'>, vmid: number, client: ProxmoxClient, timeoutMs = 300_000): Promise<void> {
   const { log, settings, clock } = deps;
   const node = settings.node;
   const name = mappingName(vmid);
@@ -107,8 +122,24 @@ export async function attachMapping(deps: HookDeps, vmid: number, client: Proxmo
           log.error(`no free usbN slot on VM ${vmid} for mapping ${name}; add it by hand: qm set ${vmid} --usbN mapping=${name}`);
           return;
         }
-        await client.updateVmConfig(node, vmid, { [slot]: `mapping=${name}` }, { digest });
-        log.info(`added ${slot}: mapping=${name} to VM ${vmid}`);
+        try {
+          await client.updateVmConfig(node, vmid, { [slot]: `mapping=${name}` }, { digest });
+        } catch (err) {
+          // vmconfig_hotplug_pending: a hot-plug that failed is a 400 naming the key; the line stays pending
+          const problem = isProxmoxApiError(err, 'bad-request') ? err.paramErrors?.[slot] : undefined;
+          if (problem === undefined) throw err;
+          log.error(
+            `VM ${vmid}: Proxmox could not hot-plug ${slot}: mapping=${name} (${problem}); the line is kept as a ` +
+              `pending change, so the VM gets its stick at its next start (or: qm reboot ${vmid})`,
+          );
+          return;
+        }
+        if (usbHotplugEnabled(config)) log.info(`added ${slot}: mapping=${name} to VM ${vmid} (hot-plugged)`);
+        else
+          log.warn(
+            `added ${slot}: mapping=${name} to VM ${vmid} as a pending change: its config does not allow USB hot-plug ` +
+              `(hotplug must include usb, ostype l26 or Windows 8+, machine 7.1+), so the stick appears at its next start`,
+          );
         return;
       }
     } catch (err) {

@@ -112,6 +112,17 @@ export function isModernUsbGuest(config: Config, pveMajor = 8): boolean {
   return major > 7 || (major === 7 && minor >= 1);
 }
 
+/**
+ * qemu-server's $is_usb_hotplug_supported (vmconfig_hotplug_pending): a usbN line set on a running VM is
+ * plugged in at once only when `hotplug` includes usb (unset and "1" mean network,disk,usb) and the guest
+ * is modern as above; otherwise Proxmox keeps it as a pending change for the next start.
+ */
+export function usbHotplugEnabled(config: Config, pveMajor = 8): boolean {
+  const raw = config.hotplug === undefined ? '1' : String(config.hotplug);
+  const features = raw === '1' ? ['network', 'disk', 'usb'] : raw === '0' ? [] : raw.split(',').map((f) => f.trim());
+  return features.includes('usb') && isModernUsbGuest(config, pveMajor);
+}
+
 function windowsVersion(ostype: string): number {
   if (ostype === 'wxp' || ostype === 'w2k3' || ostype === 'w2k') return 5;
   if (ostype === 'w2k8' || ostype === 'wvista') return 6;

@@ -43,8 +43,53 @@ describe('two VMs and the attach helper on a real kernel', () => {
       expect(pre.stderr).toContain('no usbN line for usb-gadget-103');
       expect(a().usb0).toBe('mapping=usb-gadget-103');
     });
+    it('Proxmox hot-plugs the line into the running QEMU, which attaches the gadget', () => {
+      expect(a().hotplugErrors).toEqual([]);
+      expect(a().pending).toEqual({});
+      expect(a().hotplugged).toEqual(['id=usb0 0781:5583']);
+      expect(a().infoUsb).toMatch(/Product PVUG Hotplug, ID: usb0/);
+    });
     it('stops cleanly', () => {
       expectClean(a().after, expect);
+    });
+  });
+
+  describe('a GUI/API start right after the mapping changed (pmxcfs cache of the start worker)', () => {
+    const m = () => g.facts.staleMappingStart;
+    it('the first start fails on the stale mapping, and pre-start said why and what to do', () => {
+      expect(m().crashed).toBeUndefined();
+      expect(m().first.hooks[0].code, m().first.hooks[0].stderr).toBe(0);
+      expect(m().first.hooks[0].stderr).toContain('start the VM again');
+      expect(m().mappingAfterFirst).toEqual(['node=pve,id=0781:5585']);
+      expect(m().first.started).toBe(false);
+      expect(m().first.error).toMatch(/USB Mapping invalid .*0781:5584/);
+    });
+    it('the next start works and the guest boots from the stick', () => {
+      expect(m().second.started, m().second.error).toBe(true);
+      expect(m().second.usbDevices).toEqual(['0781:5585']);
+      expect(m().boot.found, m().boot.serial).toBe(true);
+    });
+    it('a qm start from a shell sees a changed mapping at once', () => {
+      expect(m().shell.started, m().shell.error).toBe(true);
+      expect(m().shell.usbDevices).toEqual(['0781:5587']);
+      expectClean(m().after, expect);
+    });
+  });
+
+  describe("post-stop from qmeventd's qm cleanup (PVE 8, PVE 9 before qemu-server 9.1.13)", () => {
+    const l = () => g.facts.lateCleanup;
+    it('a restart before the late cleanup: the cleanup aborts without post-stop, the new run keeps its stick', () => {
+      expect(l().crashed).toBeUndefined();
+      expect(l().boot1.found, l().boot1.serial).toBe(true);
+      expect(l().stop1).toHaveLength(1);
+      expect(l().start2.started, l().start2.error).toBe(true);
+      expect(l().cleanup1).toEqual({ skipped: 'aborting cleanup, VM is still running' });
+      expect(l().duringSecondRun.gadgets).toContain('pvug-106');
+      expect(l().boot2.found, l().boot2.serial).toBe(true);
+    });
+    it("the next stop's cleanup runs post-stop and nothing is left", () => {
+      expect(l().cleanup2.post.code, l().cleanup2.post.stderr).toBe(0);
+      expectClean(l().after, expect);
     });
   });
 });

@@ -5,6 +5,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { encodeText } from '../../src/proxmox/local-config.js';
+import type { UsbPlugger } from './hotplug.js';
 import { permissionDenied } from './pve-error.js';
 
 export type ConfigValue = string | number;
@@ -58,6 +59,8 @@ export class FakeCluster {
   readonly tokens = new Map<string, TokenState>();
   readonly mappings = new Map<string, MappingState>();
   readonly tasks = new Map<string, TaskState>();
+  /** what hot-plugs a usbN line into a running VM (hotplug.ts); unset: hot-plugs succeed */
+  usbPlugger: UsbPlugger | undefined;
   private nextPid = 0x1a2b0;
 
   constructor(nodes: string[]) {

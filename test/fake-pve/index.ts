@@ -7,6 +7,7 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { createTestCa } from './ca.js';
 import { FakeCluster, renderVmConfigFile, type ConfigValue, type MappingState } from './cluster.js';
+import type { UsbPlugger } from './hotplug.js';
 import { handleRequest, type DropRule, type HttpOptions, type HttpState, type RequestLogEntry } from './http.js';
 import { clusterRoutes, type VersionInfo } from './routes-cluster.js';
 import { effectiveConfig, qemuRoutes } from './routes-qemu.js';
@@ -55,6 +56,8 @@ export interface FakePve {
 
   addNode(name: string): void;
   addVm(vm: AddVmOptions): void;
+  /** set one option of the current config, as a root edit of the file would (no pending, no checks) */
+  setVmOption(vmid: number, key: string, value: ConfigValue): void;
   /** current config (no pending values), a copy */
   vmConfig(vmid: number): Record<string, ConfigValue>;
   /** config as GET .../config shows it (pending applied) */
@@ -81,6 +84,8 @@ export interface FakePve {
   addStorage(id: string, s: FakeStorage): void;
   addVolume(volid: string, vol: FakeVolume, node?: string): void;
 
+  /** what hot-plugs a usbN line PUT on a running VM (see hotplug.ts); a throw is PVE's "hotplug problem" */
+  setUsbPlugger(plug: UsbPlugger | undefined): void;
   addUsbMapping(id: string, m: MappingState): void;
   usbMapping(id: string): MappingState | undefined;
   usbMappingIds(): string[];
@@ -184,6 +189,7 @@ export async function startFakePve(opts: FakePveOptions = {}): Promise<FakePve> 
         startedAt: Date.now(),
       });
     },
+    setVmOption: (vmid, key, value) => void (vmOf(vmid).config[key] = value),
     vmConfig: (vmid) => ({ ...vmOf(vmid).config }),
     vmEffectiveConfig: (vmid) => effectiveConfig(vmOf(vmid)),
     applyPending(vmid) {
@@ -227,6 +233,7 @@ export async function startFakePve(opts: FakePveOptions = {}): Promise<FakePve> 
     },
     addStorage: (id, s) => void storage.storages.set(id, copy(s)),
     addVolume: (volid, vol, node) => storage.addVolume(volid, vol, node),
+    setUsbPlugger: (plug) => void (cluster.usbPlugger = plug),
     addUsbMapping: (id, m) => void cluster.mappings.set(id, copy(m)),
     usbMapping: (id) => {
       const m = cluster.mappings.get(id);

@@ -6,6 +6,7 @@ import type { FakeCluster, VmConfigMap, VmState } from './cluster.js';
 import { die, paramError, permissionDenied } from './pve-error.js';
 import { NODE_SPEC, VMID_SPEC, str, type Schema } from './params.js';
 import { loadVm, type Ctx, type Route } from './route.js';
+import { hotplugPendingUsb } from './hotplug.js';
 import { FAST_PLUG, isDriveKey, isVmOption, parseUsb, privilegeFor, storedValue, vmOptionSpec } from './vm-options.js';
 
 const VM_CONFIG_PRIVS = [
@@ -120,7 +121,7 @@ function checkLaterPerm(c: Ctx, vmid: number, key: string, value: string | undef
 }
 
 /** $updatefn: every option is written to [PENDING] one by one, then pending changes are applied. */
-function applyUpdate(c: Ctx, req: UpdateRequest): void {
+async function applyUpdate(c: Ctx, req: UpdateRequest): Promise<void> {
   loadAndCheck(c, req);
   const vm = req.vm;
   for (const key of req.del) {
@@ -153,6 +154,7 @@ function applyUpdate(c: Ctx, req: UpdateRequest): void {
     else vm.config[key] = value;
     delete vm.pending[key];
   }
+  if (vm.status === 'running') await hotplugPendingUsb(vm, c.cluster.usbPlugger);
 }
 
 function parseUpdate(c: Ctx): UpdateRequest {
@@ -222,11 +224,19 @@ async function updateAsync(c: Ctx): Promise<string | null> {
   return task.upid;
 }
 
-/** PVE::QemuConfig->lock_config: flock with a 10 s timeout */
-async function lockConfig(c: Ctx, vm: VmState, fn: () => void): Promise<void> {
-  const got = await c.cluster.waitForFlock(vm, c.opts.lockTimeoutMs, c.timers);
-  if (!got) throw die(`can't lock file '/var/lock/qemu-server/lock-${vm.vmid}.conf' - got timeout`);
-  fn();
+/** PVE::QemuConfig->lock_config: flock with a 10 s timeout, held while `fn` runs (a hot-plug takes time) */
+async function lockConfig(c: Ctx, vm: VmState, fn: () => Promise<void>): Promise<void> {
+  // every waiter wakes on a release: the first to run takes the lock, the others wait again
+  do {
+    const got = await c.cluster.waitForFlock(vm, c.opts.lockTimeoutMs, c.timers);
+    if (!got) throw die(`can't lock file '/var/lock/qemu-server/lock-${vm.vmid}.conf' - got timeout`);
+  } while (vm.flockHeld);
+  vm.flockHeld = true;
+  try {
+    await fn();
+  } finally {
+    c.cluster.releaseFlock(vm);
+  }
 }
 
 function taskStatus(c: Ctx): unknown {

@@ -113,20 +113,20 @@ describe('fake PVE API', () => {
     pve.setVmStatus(100, 'running');
     try {
       const res = await call('PUT', '/nodes/pve1/qemu/100/config', {
-        body: 'usb1=spice&description=new%20notes',
+        body: 'vga=std&description=new%20notes',
         type: 'application/x-www-form-urlencoded',
       });
       expect(res.status).toBe(200);
       const vm = pve.vm(100);
       expect(vm.config.description).toBe('new notes');
-      expect(vm.pending).toEqual({ usb1: 'spice' });
-      expect(pve.vmEffectiveConfig(100).usb1).toBe('spice');
-      expect(pve.vmConfigFile(100)).toContain('\n[PENDING]\nusb1: spice\n');
+      expect(vm.pending).toEqual({ vga: 'std' });
+      expect(pve.vmEffectiveConfig(100).vga).toBe('std');
+      expect(pve.vmConfigFile(100)).toContain('\n[PENDING]\nvga: std\n');
       // the next start applies them before its pre-start hook (qemu-server's vm_start_nolock)
       pve.setVmStatus(100, 'stopped');
       pve.applyPending(100);
       expect(pve.vm(100).pending).toEqual({});
-      expect(parseLocalVmConfig(pve.vmConfigFile(100)).options.usb1).toBe('spice');
+      expect(parseLocalVmConfig(pve.vmConfigFile(100)).options.vga).toBe('std');
       expect(pve.vmConfigFile(100)).not.toContain('[PENDING]');
     } finally {
       pve.setVmStatus(100, 'stopped');

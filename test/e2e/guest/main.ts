@@ -5,7 +5,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { happyPath, identityAndData } from './scenarios-lifecycle.js';
 import { PveNode } from './pve-node.js';
-import { faultScenarios, refusalScenarios, twoVms, attachHelper } from './scenarios-more.js';
+import { attachHelper, faultScenarios, lateCleanup, refusalScenarios, staleMappingStart, twoVms } from './scenarios-more.js';
 import { apiDown, api403, concurrency, enumerationTimeout, kernelRefusal, mappingConflict, moduleBusy, noFreeController } from './scenarios-hardening.js';
 import { allHookOutput } from './qemu-server.js';
 import { blockVolume, rbdSysfs, sharedMigration, volumeRefusals } from './scenarios-storage.js';
@@ -13,7 +13,7 @@ import { unraidImage } from './scenarios-images.js';
 
 const groups: Record<string, ((node: PveNode) => Promise<unknown>)[]> = {
   lifecycle: [happyPath, identityAndData],
-  multi: [twoVms, attachHelper],
+  multi: [twoVms, attachHelper, staleMappingStart, lateCleanup],
   faults: [faultScenarios, refusalScenarios],
   hardening: [moduleBusy, kernelRefusal, noFreeController, enumerationTimeout, apiDown, api403, mappingConflict],
   soak: [concurrency],

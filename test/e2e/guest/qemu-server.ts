@@ -1,17 +1,28 @@
 /**
  * Runs INSIDE the test VM: a stand-in for qemu-server's VM start and stop, after its own logic
- * (PVE::QemuServer::vm_start_nolock and PVE::QemuServer::USB):
+ * (src/PVE/QemuServer.pm vm_start_nolock, vmconfig_hotplug_pending; src/PVE/QemuServer/USB.pm
+ * parse_usb_device; src/PVE/CLI/qm.pm cleanup; read at e6352be6):
  *  - the config is loaded once, BEFORE pre-start, and the VM's config lock is held while hooks run;
  *  - a non-zero pre-start exit aborts the start;
  *  - usbN lines are resolved AFTER pre-start: mapping=<id> → this node's entry → VID:PID, and the device
- *    must be present (PVE::Mapping::USB::assert_valid), host=VID:PID is taken as is;
- *  - QEMU gets `-nodefaults -device qemu-xhci -device usb-host,vendorid=..,productid=..` like qemu-server;
- *  - stop: pre-stop, QEMU ends, post-stop (qm cleanup).
+ *    must be present (PVE::Mapping::USB::assert_valid), host=VID:PID is taken as is. A start from the
+ *    API or GUI (`from: 'api'`) runs in a pvedaemon worker that may have read /etc/pve/mapping/usb.cfg
+ *    before (permission checks); pmxcfs reads are cached per process and refreshed only by cfs_update,
+ *    which the start calls when it takes the config lock, before pre-start: such a start resolves the
+ *    mapping as it was before pre-start ran. `qm start` from a shell (`from: 'shell'`) reads it fresh;
+ *  - QEMU gets `-nodefaults -device qemu-xhci -device usb-host,vendorid=..,productid=..` like qemu-server,
+ *    and a QMP socket, through which a usbN line PUT on the running VM is hot-plugged (device_add);
+ *  - stop: pre-stop, QEMU ends, then post-stop, one of two ways (`postStop`):
+ *    'vm_stop_cleanup' (qemu-server >= 9.1.13): inside the stop, under its lock;
+ *    'qmeventd' (PVE 8, and 9 before 9.1.13): later, from the `qm cleanup` qmeventd starts once QEMU has
+ *    exited: nothing when the config is no longer on this node, else under the config lock (60 s);
+ *    when QEMU runs again (a quick restart) it waits up to 30 s and then aborts without post-stop.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NODE, SETTINGS, type PveNode } from './pve-node.js';
+import { qmpCommand } from './qmp.js';
 
 export const HOOK = '/project/dist/hook.cjs';
 /** Debian's node from the hypervisor root: what Proxmox VE 8 has */
@@ -74,19 +85,73 @@ const usbIdsPresent = () =>
       return `${read('idVendor')}:${read('idProduct')}`;
     });
 
+export interface StandInOptions {
+  hookEnv?: Record<string, string>;
+  /** how post-stop runs (see the header); default 'vm_stop_cleanup' */
+  postStop?: 'vm_stop_cleanup' | 'qmeventd';
+  /** qmeventd: how long after QEMU's exit `qm cleanup` starts (default 1 s) */
+  cleanupDelayMs?: number;
+  /** qm cleanup: how long it waits for a running QEMU before it aborts (30 s in qemu-server) */
+  cleanupRunningWaitMs?: number;
+}
+
+/** What `qm cleanup` did: ran post-stop, or not and why. */
+export interface CleanupRun {
+  post?: HookRun;
+  skipped?: string;
+}
+
 export class QemuServerStandIn {
   private readonly qemus = new Map<number, ChildProcess>();
+  private readonly hookEnv: Record<string, string>;
+  /** `id=usbN vendorid:productid` of every device hot-plugged through QMP, in order */
+  readonly hotplugged: string[] = [];
+  /** why a hot-plug failed (the fake answers PVE's 400 "hotplug problem" with it) */
+  readonly hotplugErrors: string[] = [];
+  /** the pending `qm cleanup` of each stopped VM (postStop 'qmeventd') */
+  readonly cleanups = new Map<number, Promise<CleanupRun>>();
 
   constructor(
     private readonly node: PveNode,
-    private readonly hookEnv: Record<string, string> = {},
-  ) {}
+    private readonly opts: StandInOptions = {},
+  ) {
+    this.hookEnv = opts.hookEnv ?? {};
+    node.api.setUsbPlugger((vmid, key, value) => this.hotplug(vmid, key, value));
+  }
 
   serialLog(vmid: number): string {
     return `/tmp/vm-${vmid}-serial.log`;
   }
 
-  async start(vmid: number, env: Record<string, string> = {}): Promise<StartResult> {
+  qmpSocket(vmid: number): string {
+    return `/tmp/vm-${vmid}.qmp`;
+  }
+
+  /** parse_usb_device for mapping=<id>: this node's entry, and the device must be there (assert_valid). */
+  private resolveMapping(mapping: string, entries: string[] | undefined): { id?: string; error?: string } {
+    const entry = entries?.find((e) => e.split(',').includes(`node=${NODE}`));
+    const id = entry?.split(',').find((p) => p.startsWith('id='))?.slice(3);
+    if (!id) return { error: `USB device mapping not found for '${mapping}'` };
+    if (!usbIdsPresent().includes(id)) return { error: `USB Mapping invalid (hardware probably changed): device '${id}' not found` };
+    return { id };
+  }
+
+  /** qemu_usb_hotplug: resolve the line as a start would, then device_add into the running QEMU. */
+  private async hotplug(vmid: number, key: string, value: string): Promise<void> {
+    try {
+      const mapping = /(?:^|,)mapping=([^,]+)/.exec(value)?.[1];
+      const id = mapping ? this.resolveMapping(mapping, this.node.api.usbMapping(mapping)?.map) : { id: /(?:^|,)host=([0-9a-fA-F]{4}:[0-9a-fA-F]{4})/.exec(value)?.[1] };
+      if (!id.id) throw new Error(id.error ?? `cannot hot-plug '${value}'`);
+      const [vid, pid] = id.id.split(':').map((h) => parseInt(h, 16));
+      await qmpCommand(this.qmpSocket(vmid), 'device_add', { driver: 'usb-host', bus: 'xhci.0', vendorid: vid, productid: pid, id: key });
+      this.hotplugged.push(`id=${key} ${id.id}`);
+    } catch (err) {
+      this.hotplugErrors.push(`${key}: ${err instanceof Error ? err.message : String(err)}`);
+      throw err;
+    }
+  }
+
+  async start(vmid: number, env: Record<string, string> = {}, from: 'shell' | 'api' = 'shell'): Promise<StartResult> {
     const api = this.node.api;
     api.lockVm(vmid);
     const hooks: HookRun[] = [];
@@ -95,6 +160,9 @@ export class QemuServerStandIn {
       api.applyPending(vmid);
       const conf = api.vmConfig(vmid);
       this.node.syncConfigFile(vmid);
+      // an API worker's pmxcfs cache: usb.cfg as it was before pre-start
+      const cached = new Map<string, string[] | undefined>();
+      if (from === 'api') for (const id of api.usbMappingIds()) cached.set(id, api.usbMapping(id)?.map);
       const pre = await runHook(vmid, 'pre-start', { ...this.hookEnv, ...env });
       hooks.push(pre);
       if (pre.code !== 0) return { started: false, error: `hookscript error for ${vmid} on pre-start: exit ${pre.code ?? pre.signal}`, hooks, usbDevices: [] };
@@ -103,17 +171,20 @@ export class QemuServerStandIn {
       const bootOrder = String(conf.boot ?? '').replace(/^order=/, '').split(';').filter(Boolean);
       // memory from the config as qemu-server does; 64 MiB when unset (a boot sector needs no more)
       const memMb = /^\d+$/.test(String(conf.memory ?? '')) ? String(conf.memory) : '64';
-      const args = ['-accel', 'tcg', '-nodefaults', '-display', 'none', '-m', memMb, '-serial', `file:${this.serialLog(vmid)}`, '-device', 'qemu-xhci,p2=15,p3=15,id=xhci'];
+      rmSync(this.qmpSocket(vmid), { force: true });
+      const args = [
+        '-accel', 'tcg', '-nodefaults', '-display', 'none', '-m', memMb, '-serial', `file:${this.serialLog(vmid)}`,
+        '-qmp', `unix:${this.qmpSocket(vmid)},server=on,wait=off`, '-device', 'qemu-xhci,p2=15,p3=15,id=xhci',
+      ];
       for (const key of Object.keys(conf).filter((k) => /^usb\d+$/.test(k)).sort()) {
         const value = String(conf[key]);
         let id: string | undefined;
         const mapping = /(?:^|,)mapping=([^,]+)/.exec(value)?.[1];
         if (mapping) {
           // resolved now, after pre-start: the hook may have just created or updated the entry
-          const entry = api.usbMapping(mapping)?.map.find((e) => e.split(',').includes(`node=${NODE}`));
-          id = entry?.split(',').find((p) => p.startsWith('id='))?.slice(3);
-          if (!id) return { started: false, error: `no entry for node '${NODE}' in USB mapping '${mapping}'`, hooks, usbDevices };
-          if (!usbIdsPresent().includes(id)) return { started: false, error: `usb device '${id}' not found`, hooks, usbDevices };
+          const r = this.resolveMapping(mapping, from === 'api' ? cached.get(mapping) : api.usbMapping(mapping)?.map);
+          if (!r.id) return { started: false, error: r.error, hooks, usbDevices };
+          id = r.id;
         } else {
           id = /(?:^|,)host=([0-9a-fA-F]{4}:[0-9a-fA-F]{4})/.exec(value)?.[1];
         }
@@ -160,14 +231,46 @@ export class QemuServerStandIn {
     this.node.api.setVmStatus(vmid, 'stopped');
   }
 
+  /** pre-stop, QEMU ends, post-stop as `postStop` says; with 'qmeventd' the result has no post-stop (see cleanups). */
   async stop(vmid: number): Promise<HookRun[]> {
     const api = this.node.api;
     api.lockVm(vmid);
     try {
       const pre = await runHook(vmid, 'pre-stop', this.hookEnv);
       await this.kill(vmid);
+      if (this.opts.postStop === 'qmeventd') {
+        this.cleanups.set(vmid, this.qmCleanupLater(vmid));
+        return [pre];
+      }
       const post = await runHook(vmid, 'post-stop', this.hookEnv);
       return [pre, post];
+    } finally {
+      api.unlockVm(vmid);
+    }
+  }
+
+  private running(vmid: number): boolean {
+    const q = this.qemus.get(vmid);
+    return q !== undefined && q.exitCode === null && q.signalCode === null;
+  }
+
+  /** qmeventd → `qm cleanup <vmid>` once QEMU has exited (src/PVE/CLI/qm.pm cleanup). */
+  private async qmCleanupLater(vmid: number): Promise<CleanupRun> {
+    await sleep(this.opts.cleanupDelayMs ?? 1000);
+    const api = this.node.api;
+    // "return if we do not have the config anymore" (the VM migrated away)
+    if (api.vm(vmid).node !== NODE) return { skipped: 'config not on this node' };
+    const t0 = Date.now();
+    while (api.vm(vmid).locked) {
+      if (Date.now() - t0 > 60_000) return { skipped: "can't lock file - got timeout" };
+      await sleep(100);
+    }
+    api.lockVm(vmid);
+    try {
+      const waitUntil = Date.now() + (this.opts.cleanupRunningWaitMs ?? 30_000);
+      while (this.running(vmid) && Date.now() < waitUntil) await sleep(200);
+      if (this.running(vmid)) return { skipped: 'aborting cleanup, VM is still running' };
+      return { post: await runHook(vmid, 'post-stop', this.hookEnv) };
     } finally {
       api.unlockVm(vmid);
     }

@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { hostState } from './host-state.js';
 import { gadgetNotes, IMAGES, markerImage, type PveNode } from './pve-node.js';
 import { QemuServerStandIn, runHook } from './qemu-server.js';
+import { qmpCommand } from './qmp.js';
 
 export async function twoVms(node: PveNode) {
   const qs = new QemuServerStandIn(node);
@@ -20,21 +21,69 @@ export async function twoVms(node: PveNode) {
   return { start101, start102, during, boot101, boot102, stop101, stop102, after: hostState() };
 }
 
-/** A VM without a usbN line: pre-start succeeds, and a detached helper adds the line once the start is over. */
+/**
+ * A VM without a usbN line: pre-start succeeds, and a detached helper adds the line once the start is
+ * over; Proxmox hot-plugs it into the running VM (QMP device_add), as qemu-server does for a modern guest.
+ */
 export async function attachHelper(node: PveNode) {
   await markerImage('vm103.img', 'PVUG-MARKER-103');
-  node.addVm(103, gadgetNotes({ image: `${IMAGES}/vm103.img`, vendor_id: '0x0781', product_id: '0x5583' }), { usbLine: false });
+  node.addVm(103, gadgetNotes({ image: `${IMAGES}/vm103.img`, vendor_id: '0x0781', product_id: '0x5583', product: 'PVUG Hotplug' }), { usbLine: false });
   const qs = new QemuServerStandIn(node);
   const start = await qs.start(103);
   let usb0: unknown;
   // the helper is a separate node process: give it up to 2 minutes on a slow machine
   for (let i = 0; i < 240 && usb0 === undefined; i++) {
     await sleep(500);
-    // a running VM gets the change as pending; Proxmox hot-plugs it (the fake does not simulate that)
-    usb0 = node.api.vmEffectiveConfig(103).usb0;
+    usb0 = node.api.vm(103).config.usb0;
   }
+  const pending = node.api.vm(103).pending;
+  // what the running QEMU has on its xHCI bus now (usb-host shows the host device's product string)
+  const infoUsb = start.started ? String(await qmpCommand(qs.qmpSocket(103), 'human-monitor-command', { 'command-line': 'info usb' })) : '';
   const stop = await qs.stop(103);
-  return { start, usb0, stop, after: hostState() };
+  return { start, usb0, pending, hotplugged: qs.hotplugged, hotplugErrors: qs.hotplugErrors, infoUsb, stop, after: hostState() };
+}
+
+/**
+ * A GUI/API start right after the mapping changed (the notes got a new product id): the start resolves
+ * the mapping as its worker cached it before pre-start, so it fails; pre-start said so and what to do,
+ * and the next start works. The same change seen by a `qm start` from a shell works the first time.
+ */
+export async function staleMappingStart(node: PveNode) {
+  await markerImage('vm105.img', 'PVUG-MARKER-105');
+  node.addVm(105, gadgetNotes({ image: `${IMAGES}/vm105.img`, vendor_id: '0x0781', product_id: '0x5585' }));
+  node.api.addUsbMapping('usb-gadget-105', { map: ['node=pve,id=0781:5584'] });
+  const qs = new QemuServerStandIn(node);
+  const first = await qs.start(105, {}, 'api');
+  const mappingAfterFirst = node.api.usbMapping('usb-gadget-105')?.map;
+  const second = await qs.start(105, {}, 'api');
+  const boot = second.started ? await qs.waitForSerial(105, 'PVUG-MARKER-105') : undefined;
+  await qs.stop(105);
+  node.api.setVmOption(105, 'description', gadgetNotes({ image: `${IMAGES}/vm105.img`, vendor_id: '0x0781', product_id: '0x5587' }));
+  const shell = await qs.start(105, {}, 'shell');
+  const stop = await qs.stop(105);
+  return { first, mappingAfterFirst, second, boot, shell, stop, after: hostState() };
+}
+
+/**
+ * post-stop as PVE 8 runs it (from qmeventd's `qm cleanup`, after QEMU exited): a restart right after a
+ * stop starts the VM before that cleanup; the late cleanup finds QEMU running and aborts without post-stop
+ * (qm.pm, #7119), so the new run keeps its stick; the stop after it is cleaned up by its own cleanup.
+ */
+export async function lateCleanup(node: PveNode) {
+  await markerImage('vm106.img', 'PVUG-MARKER-106');
+  node.addVm(106, gadgetNotes({ image: `${IMAGES}/vm106.img`, vendor_id: '0x0781', product_id: '0x5586' }));
+  // qemu-server waits 30 s for a running QEMU before it aborts; 3 s keeps the test short, same outcome
+  const qs = new QemuServerStandIn(node, { postStop: 'qmeventd', cleanupDelayMs: 1500, cleanupRunningWaitMs: 3000 });
+  const start1 = await qs.start(106);
+  const boot1 = start1.started ? await qs.waitForSerial(106, 'PVUG-MARKER-106') : undefined;
+  const stop1 = await qs.stop(106);
+  const start2 = await qs.start(106);
+  const cleanup1 = await qs.cleanups.get(106);
+  const duringSecondRun = hostState();
+  const boot2 = start2.started ? await qs.waitForSerial(106, 'PVUG-MARKER-106') : undefined;
+  const stop2 = await qs.stop(106);
+  const cleanup2 = await qs.cleanups.get(106);
+  return { start1, boot1, stop1, start2, cleanup1, duringSecondRun, boot2, stop2, cleanup2, after: hostState() };
 }
 
 const STEPS = ['recorded', 'quirk', 'configfs', 'bound', 'enumerated', 'mapping'] as const;

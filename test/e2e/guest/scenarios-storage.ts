@@ -126,7 +126,7 @@ export async function volumeRefusals(node: PveNode) {
     qcow2: [602, 'shared:602/vm-602-usb.qcow2'],
     missingVolume: [605, 'usb-lvm:vm-605-nothing'],
   };
-  const qs = new QemuServerStandIn(node, HOOK_ENV);
+  const qs = new QemuServerStandIn(node, { hookEnv: HOOK_ENV });
   const out: Record<string, unknown> = {};
   for (const [name, [vmid, image]] of Object.entries(cases)) {
     node.addVm(vmid, gadgetNotes({ image, vendor_id: '0x0781', product_id: `0x56${vmid - 540}` }));
