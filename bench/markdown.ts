@@ -10,6 +10,10 @@ export interface Machine {
   hostKernel: string;
   qemu: string;
   testKernel?: string;
+  /** the harness flavour (bookworm: PVE 8-like, trixie: PVE 9-like) */
+  flavour?: string;
+  /** the transfer scheduler of the test kernel's dummy_hcd (hrtimer or jiffies) */
+  scheduler?: string;
   node?: string;
   vmCpus: number;
   vmMemMb: number;
@@ -33,7 +37,8 @@ export function renderMarkdown(sum: Summary, m: Machine): string {
   out.push(`# pve-usb-gadget benchmark, ${m.date}`, '');
   out.push(
     `Machine: ${m.cpu}, ${m.cores} cores, ${m.memGiB} GiB, host kernel ${m.hostKernel}, QEMU ${m.qemu}. ` +
-      `Everything runs in the real-kernel test VM (Debian ${m.testKernel ?? '?'} kernel, node ${m.node ?? '?'}, ${m.vmCpus} vCPUs, ${m.vmMemMb} MiB) ` +
+      `Everything runs in the real-kernel test VM (${m.flavour ? `${m.flavour} flavour, ` : ''}Debian ${m.testKernel ?? '?'} kernel` +
+      `${m.scheduler ? ` whose dummy_hcd has the ${m.scheduler} scheduler` : ''}, node ${m.node ?? '?'}, ${m.vmCpus} vCPUs, ${m.vmMemMb} MiB) ` +
       `under QEMU **TCG, without KVM**; the nested guest is TCG inside TCG. Absolute figures are for comparison within this run only.`,
     `Load average on the host: ${m.loadBefore.map((x) => x.toFixed(2)).join(' ')} before, ${m.loadAfter.map((x) => x.toFixed(2)).join(' ')} after; the run took ${f(m.durationS / 60, 1)} min.`,
     'Every figure: median (min-max) of the runs; MB/s = 10^6 bytes per second.',

@@ -1,9 +1,11 @@
 // npm run bench: throughput, latency and scale of the emulated stick on a real kernel (one test VM per
-// section, see test/e2e/guest/bench-main.ts), written to bench/results/<date>.json and .md.
+// section, see test/e2e/guest/bench-main.ts), written to bench/results/<date>-<flavour>[-<name>].json and .md.
+// PVUG_FLAVOUR=bookworm runs it on the PVE 8-like test VM (6.1, node 18); the default is trixie (PVE 9-like).
 //   --quick            small sizes and one run each (to try the bench out, not for figures)
 //   --only=a,b         sections: disk, guest, latency, scale
 //   --linux / --no-linux   the nested Linux guest (slow under nested TCG; off by default)
 //   --out=DIR          where to write (default bench/results)
+//   --name=x           a suffix for the results files
 //   --mib=N --runs=N   the transfer size (disk and guest sections) and the runs of every section: a full
 //                      run on a 2-core TCG machine takes about an hour; 64 MiB x 3 runs about a third of it
 //   --kernel-args=a;b  extra test VM kernel arguments
@@ -18,6 +20,8 @@ import { summarize, type Raw } from '../bench/summary.js';
 import type { BenchOptions, Section } from '../test/e2e/guest/bench-main.js';
 import { bundleForVm } from '../test/e2e/harness/bundle.js';
 import { cacheDir, projectRoot, runInVm } from '../test/e2e/harness/vm.js';
+import { FLAVOUR } from '../test/e2e/harness/flavour.js';
+import { schedulerOfModule } from '../src/kernel/scheduler.js';
 
 const SECTIONS: Section[] = ['disk', 'guest', 'latency', 'scale'];
 const VM_MEM_MB = 3072;
@@ -113,6 +117,14 @@ async function runSection(entry: string, section: Section): Promise<{ raw?: unkn
   }
 }
 
+/** Which transfer scheduler the test kernel's own dummy_hcd has (its symbols; trixie ships it as .ko.xz). */
+function testModuleScheduler(): string {
+  const out = execFileSync('find', [join(cacheDir(), 'kernel'), '-name', 'dummy_hcd.ko*']).toString().trim().split('\n')[0];
+  if (!out) return 'unknown (no dummy_hcd module in the cache)';
+  const bytes = out.endsWith('.xz') ? execFileSync('xz', ['-dc', out], { maxBuffer: 64 << 20 }) : readFileSync(out);
+  return schedulerOfModule(bytes.toString('latin1'));
+}
+
 /** The same floor as the latency section, on this machine's own node (not in the VM): the TCG factor. */
 function nativeFloor(runs = 5): { nodeEmpty: number[]; bundleLoad: number[]; node: string } {
   const time = (args: string[]) => {
@@ -167,6 +179,8 @@ async function main(): Promise<void> {
     hostKernel: release(),
     qemu: execFileSync('qemu-system-x86_64', ['--version']).toString().split('\n')[0]?.replace(/^QEMU emulator version /, '') ?? '?',
     testKernel: vm?.kernel,
+    flavour: FLAVOUR,
+    scheduler: testModuleScheduler(),
     node: vm?.node,
     vmCpus: VM_CPUS,
     vmMemMb: VM_MEM_MB,
@@ -178,7 +192,8 @@ async function main(): Promise<void> {
   };
   const summary = summarize(raw);
   mkdirSync(outDir, { recursive: true });
-  const base = join(outDir, date);
+  // one file per flavour and day; --name=x adds a suffix (e.g. latency-1)
+  const base = join(outDir, [date, FLAVOUR, value('name')].filter(Boolean).join('-'));
   writeFileSync(`${base}.json`, `${JSON.stringify({ machine, options, summary, errors, vms, raw }, null, 1)}\n`);
   writeFileSync(`${base}.md`, renderMarkdown(summary, machine));
   say(`bench: wrote ${base}.json and ${base}.md in ${(machine.durationS / 60).toFixed(1)} min`);

@@ -10,5 +10,5 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   npm ci --no-audit --no-fund
 fi
 node scripts/build.mjs
-bash test/e2e/provision.sh
 PVUG_FLAVOUR=trixie bash test/e2e/provision.sh
+PVUG_FLAVOUR=bookworm bash test/e2e/provision.sh

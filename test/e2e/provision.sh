@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Provision everything the real-kernel e2e tests need, outside the repository, for one flavour of
 # "Proxmox VE node" (PVUG_FLAVOUR):
-#   bookworm (default, like Proxmox VE 8): Debian bookworm's root, nodejs 18.20, dkms 3.0.10, gcc-12,
-#            the 6.1 kernel; the upgrade kit brings Debian's 6.12 for bookworm;
-#   trixie   (like Proxmox VE 9): Debian trixie's root, nodejs 20.19, dkms 3.2, gcc-14, the 6.12
-#            kernel (modules under usr/lib/modules); the upgrade kit brings trixie-backports' 7.x.
+#   trixie   (default, like Proxmox VE 9): Debian trixie's root, nodejs 20.19, dkms 3.2, gcc-14, the
+#            6.12 kernel (modules under usr/lib/modules); the upgrade kit brings trixie-backports' 7.x;
+#   bookworm (like Proxmox VE 8): Debian bookworm's root, nodejs 18.20, dkms 3.0.10, gcc-12, the 6.1
+#            kernel; the upgrade kit brings Debian's 6.12 for bookworm.
 # Each flavour has:
 #   - its kernel, extracted (modules moved to lib/modules), with depmod run
 #   - a small busybox initramfs built from test/e2e/vm/ with that kernel's modules
@@ -19,7 +19,7 @@
 #
 # Environment:
 #   PVUG_CACHE            cache folder (default ~/.cache/pve-usb-gadget; trixie in its trixie/ folder)
-#   PVUG_FLAVOUR          bookworm (default) or trixie
+#   PVUG_FLAVOUR          trixie (default, like Proxmox VE 9) or bookworm (like Proxmox VE 8)
 #   PVUG_DEBIAN_MIRROR    Debian mirror (default: the one this machine's apt sources name)
 set -euo pipefail
 
@@ -36,7 +36,7 @@ readonly BENCH_GUEST_REV=1
 readonly DKMS_ROOT_REV=2
 readonly UPGRADE_KIT_REV=4
 
-readonly FLAVOUR=${PVUG_FLAVOUR:-bookworm}
+readonly FLAVOUR=${PVUG_FLAVOUR:-trixie}
 readonly CACHE=${PVUG_CACHE:-$HOME/.cache/pve-usb-gadget}
 case $FLAVOUR in
   bookworm)

@@ -1,12 +1,12 @@
 /**
  * Which "Proxmox VE node" the real-kernel tests run on (PVUG_FLAVOUR, provisioned by provision.sh):
- * bookworm (Debian bookworm root, node 18.20, 6.1 kernel: like Proxmox VE 8) or trixie (Debian trixie
- * root, node 20.19, 6.12 kernel: like Proxmox VE 9).
+ * trixie, the default (Debian trixie root, node 20.19, 6.12 kernel: like Proxmox VE 9, the primary
+ * target) or bookworm (Debian bookworm root, node 18.20, 6.1 kernel: like Proxmox VE 8).
  */
 export type Flavour = 'bookworm' | 'trixie';
 
 export function flavourOf(env: NodeJS.ProcessEnv = process.env): Flavour {
-  const f = env.PVUG_FLAVOUR ?? 'bookworm';
+  const f = env.PVUG_FLAVOUR ?? 'trixie';
   if (f !== 'bookworm' && f !== 'trixie') throw new Error(`PVUG_FLAVOUR must be bookworm or trixie, not ${JSON.stringify(f)}`);
   return f;
 }
