@@ -22,7 +22,7 @@ export interface LunSpec {
 export interface GadgetSpec {
   vendorId: number;
   productId: number;
-  /** bcdDevice, fixed per product version so the unRAID GUID stays stable */
+  /** bcdDevice, fixed (not part of the unRAID GUID, which is VID, PID and serial: spec/guid.ts) */
   bcdDevice: number;
   serial: string;
   /** where the serial came from: the notes, or derived from the VM's smbios1 uuid / vmid */
