@@ -29,6 +29,12 @@ export interface GadgetSpec {
   serialSource: 'notes' | 'derived';
   /** finer than serialSource (optional, added compatibly): what a derived serial was derived from */
   serialBasis?: 'notes' | 'smbios-uuid' | 'vmid';
+  /**
+   * whether vendor_id / product_id were written in the notes or are our defaults (the product id default
+   * follows the vmid): with serialSource, what makes the unRAID GUID stable (spec/guid-advice.ts)
+   */
+  vendorIdSource?: 'notes' | 'default';
+  productIdSource?: 'notes' | 'default';
   manufacturer: string;
   product: string;
   speed: Speed;

@@ -154,6 +154,8 @@ function buildSpec(
     serial,
     serialSource: serialBasis === 'notes' ? 'notes' : 'derived',
     serialBasis,
+    vendorIdSource: main.vendor_id === undefined ? 'default' : 'notes',
+    productIdSource: main.product_id === undefined ? 'default' : 'notes',
     manufacturer,
     product,
     speed: main.speed ?? ctx.defaultSpeed,
