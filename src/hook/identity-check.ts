@@ -4,7 +4,9 @@
  * pinned notes and the `usbN: mapping=usb-gadget-<original>` line. Read from the cluster's VM configs
  * (host/cluster-vms.ts); every other VM's notes are validated like this VM's (hostile text: only a
  * valid section yields a GUID). Templates never start, so their identity is a pattern, not a use.
- * Throws ConflictError (nothing has been changed yet) or warns; never changes anything itself.
+ * Both VMs of a pair are refused: which one is the copy cannot be known from the configs, so the message
+ * says how to give either its own identity. Throws ConflictError (nothing has been changed yet) or warns;
+ * never changes anything itself.
  */
 import { ConflictError } from '../errors.js';
 import { clusterVms, type ClusterVm } from '../host/cluster-vms.js';
@@ -41,7 +43,8 @@ export function checkOwnIdentity(deps: Pick<HookDeps, 'fs' | 'settings' | 'log'>
     throw new ConflictError(`unRAID GUID ${guid} of VM ${vmid} is also the GUID of ${where(twin)}: one licence cannot be used by two VMs (a clone, or a copy with the original still there)`, {
       key: 'usb-gadget.serial',
       fix:
-        `give VM ${vmid} its own identity: pve-usb-gadget enable ${vmid} --image ${image} --new-identity (a new GUID for unRAID: its licence must be transferred, or a new trial); ` +
+        `give the copy its own identity (a new GUID for unRAID: its licence must be transferred, or a new trial): pve-usb-gadget enable ${vmid} --image ${image} --new-identity ` +
+        `if VM ${vmid} is the copy, pve-usb-gadget enable ${twin.vmid} --image <image> --new-identity if VM ${twin.vmid} is; ` +
         `or, to move the licence to VM ${vmid}, remove the stick of VM ${twin.vmid} first (pve-usb-gadget disable ${twin.vmid}, or destroy that VM)`,
     });
   }

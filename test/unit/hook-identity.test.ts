@@ -82,7 +82,7 @@ describe('pre-start: one licence identity per VM', () => {
     expect(err).toBeInstanceOf(ConflictError);
     const line = (err as ConflictError).toLine();
     expect(line).toContain('unRAID GUID 0781-5571-0001-230101111111 of VM 200 is also the GUID of VM 100 (node pve2)');
-    expect(line).toContain('fix: give VM 200 its own identity: pve-usb-gadget enable 200 --image /images/stick.img --new-identity');
+    expect(line).toContain('pve-usb-gadget enable 200 --image /images/stick.img --new-identity if VM 200 is the copy, pve-usb-gadget enable 100 --image <image> --new-identity if VM 100 is');
     nothingMade(h);
   });
 
@@ -91,6 +91,8 @@ describe('pre-start: one licence identity per VM', () => {
     h.t.put('/qemu-server/100.conf', conf(PINNED.replace('4C530001230101111111', 'FFFF0001230101111111')));
     h.t.put('/qemu-server/200.conf', conf(PINNED));
     expect(await failure(preStart(h.deps, 200))).toBeInstanceOf(ConflictError);
+    // the original is refused too while the copy has its GUID: which one is the copy is not known
+    expect(await failure(preStart(h.deps, 100))).toBeInstanceOf(ConflictError);
     nothingMade(h);
   });
 
