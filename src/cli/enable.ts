@@ -11,6 +11,7 @@
 import { GadgetError, NotesError } from '../errors.js';
 import { checkImage } from '../host/image-policy.js';
 import { looksLikeVolumeId } from '../storage/volume-id.js';
+import { guidOfVm } from '../hook/identity-check.js';
 import { smbiosUuid } from '../hook/vm-source.js';
 import { ensureMapping, mappingName, parseMapEntry, vmidOfMapping, withNodeEntry } from '../proxmox/mapping.js';
 import { lunLocations, placement } from '../storage/placement.js';
@@ -140,6 +141,7 @@ export async function enableVm(deps: AdminDeps, vmid: number, opts: EnableOption
     );
   }
   warnSameUsbId(deps, vmid, id, await api.listUsbMappings());
+  await warnSameGuid(deps, vmid, guid);
 
   const changes: string[] = [];
   if (mappingChange) {
@@ -194,6 +196,19 @@ function warnSameUsbId(deps: AdminDeps, vmid: number, id: string, mappings: read
     if (other === undefined || other === vmid) continue;
     if (m.map.some((e) => parseMapEntry(e)?.id?.toLowerCase() === id)) {
       deps.print(`warning: VM ${other} uses ${id} too: the two cannot run on the same node at once; give one another --product-id`);
+    }
+  }
+}
+
+/** pre-start refuses a GUID another VM has (hook/identity-check.ts): say so now, with the way out. */
+async function warnSameGuid(deps: AdminDeps, vmid: number, guid: string): Promise<void> {
+  for (const vm of await deps.api.listVms()) {
+    if (vm.vmid === vmid || vm.template) continue;
+    const { config } = await deps.api.getVmConfig(vm.node, vm.vmid);
+    const description = config.description === undefined ? undefined : String(config.description);
+    const options: Record<string, string> = config.smbios1 === undefined ? {} : { smbios1: String(config.smbios1) };
+    if (guidOfVm({ vmid: vm.vmid, description, options }, deps.settings.defaultSpeed) === guid) {
+      deps.print(`warning: VM ${vm.vmid} has unRAID GUID ${guid} too: neither starts while both have it; run enable again with --new-identity on the copy`);
     }
   }
 }

@@ -242,6 +242,15 @@ describe('enable and disable', () => {
       expect(fake.usbMapping('usb-gadget-200')?.map).toEqual(['node=pve,id=1d6b:80c8']);
     });
 
+    it('warns when another VM has the resulting GUID (pre-start would refuse both)', async () => {
+      await enableVm(deps, 100, opts());
+      const c = fake.vmConfig(100);
+      fake.addVm({ vmid: 201, config: { ostype: 'l26', description: String(c.description), usb0: String(c.usb0) } });
+      printed = [];
+      await enableVm(deps, 201, opts());
+      expect(printed.join('\n')).toContain('warning: VM 100 has unRAID GUID 1D6B-8064-A1B2-C3D4E5F60718 too: neither starts while both have it; run enable again with --new-identity on the copy');
+    });
+
     it('without --new-identity a restored copy keeps its GUID and only its usbN line is repointed', async () => {
       await enableVm(deps, 100, opts({ vendorId: '0x0781', productId: '0x5571' }));
       const c = fake.vmConfig(100);
