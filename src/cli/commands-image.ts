@@ -39,6 +39,8 @@ export function registerImageCommands(program: Command): void {
     .option('--from-dir <dir>', 'copy this directory onto the stick')
     .option('--from-zip <zip>', 'unzip this onto the stick (an unRAID release zip with --unraid)')
     .option('--unraid', 'apply the unRAID steps: label, EFI- → EFI, syslinux boot record, mbr.bin')
+    .option('--unraid-licence', 'a licence-only stick for unRAID 7.3+ internal boot: FAT32 labelled UNRAID (default size 64M), no release')
+    .option('--key-file <file>', 'with --unraid-licence: your unRAID key file (e.g. Pro.key), copied to config/')
     .option('--unraid-version <version>', 'download this unRAID release (checksum verified) and build from it')
     .option('--branch <name>', 'release branch for --unraid-version (stable, next, ...)')
     .option('--releases-url <url>', `unRAID release list (default ${DEFAULT_UNRAID_RELEASES})`)

@@ -1,5 +1,7 @@
 /** doctor: the checks that ask the Proxmox API (token, privileges, enabled VMs, their mappings). */
+import { imageArg } from '../hook/identity-check.js';
 import { smbiosUuid } from '../hook/vm-source.js';
+import { unraidGuid } from '../spec/guid.js';
 import { usbLinesForMapping } from '../proxmox/local-config.js';
 import { mappingName, parseMapEntry } from '../proxmox/mapping.js';
 import type { Settings } from '../settings/types.js';
@@ -8,6 +10,7 @@ import { checkVmStorage, type ClusterKnown, type StorageCheckApi } from '../stor
 import { validateNotes } from '../spec/validate.js';
 import type { AdminApi } from './admin-deps.js';
 import type { CheckResult } from './doctor.js';
+import { copiedLineChecks, guidCollisions, type VmIdentity } from './doctor-identity.js';
 import { errorText } from './doctor-host.js';
 import { isOurHookscript } from './hookscript.js';
 import { aclPaths, missingPrivileges } from './privileges.js';
@@ -43,6 +46,8 @@ export interface EnabledVm {
   node: string;
   usbId: string;
   usbLines: string[];
+  /** the unRAID licence GUID of its stick */
+  guid?: string;
 }
 
 /**
@@ -52,25 +57,33 @@ export interface EnabledVm {
 export async function checkEnabledVms(api: Api, settings: Settings, qm: RootVmTool | undefined): Promise<CheckResult[]> {
   const results: CheckResult[] = [];
   const enabled: EnabledVm[] = [];
+  const identities: VmIdentity[] = [];
+  const copied: { vmid: number; config: Record<string, string | number | undefined>; image: string }[] = [];
+  const vmids = new Set<number>();
   let mappings: { id: string; map: string[] }[];
   // read once for all VMs' placement lines
   const known: ClusterKnown = {};
   try {
     mappings = await api.listUsbMappings();
     known.mappings = mappings;
-    for (const vm of await api.listVms()) {
+    const vms = await api.listVms();
+    for (const vm of vms) vmids.add(vm.vmid);
+    for (const vm of vms) {
       if (vm.template) continue;
       const { config } = await api.getVmConfig(vm.node, vm.vmid);
       const notes = config.description === undefined ? '' : String(config.description);
       const r = validateNotes(notes, { vmid: vm.vmid, smbiosUuid: smbiosUuid(config.smbios1 === undefined ? undefined : String(config.smbios1)), defaultSpeed: settings.defaultSpeed });
+      // a clone's copied usbN line matters with or without a section (it passes another VM's stick through)
+      copied.push({ vmid: vm.vmid, config, image: r.kind === 'ok' ? imageArg(r.spec) : '<image>' });
       if (r.kind === 'none') continue;
       const check = `VM ${vm.vmid}`;
       if (r.kind === 'invalid') {
         results.push({ check, status: 'fail', detail: `invalid [usb-gadget] notes (${r.problems.length} problem(s))`, fix: `pve-usb-gadget validate ${vm.vmid}` });
         continue;
       }
-      const e: EnabledVm = { vmid: vm.vmid, node: vm.node, usbId: usbId(r.spec), usbLines: usbLinesForMapping(config, mappingName(vm.vmid)) };
+      const e: EnabledVm = { vmid: vm.vmid, node: vm.node, usbId: usbId(r.spec), usbLines: usbLinesForMapping(config, mappingName(vm.vmid)), guid: unraidGuid(r.spec) };
       enabled.push(e);
+      identities.push({ vmid: vm.vmid, guid: unraidGuid(r.spec), image: imageArg(r.spec) });
       const hookscript = qm && vm.node === settings.node ? (await qm.config(vm.vmid)).hookscript : undefined;
       results.push(vmLine(e, settings.node, mappings, qm && vm.node === settings.node ? hookscript ?? '' : undefined));
       results.push(...(await placementLines(api, e, r.spec.luns, known)));
@@ -79,7 +92,9 @@ export async function checkEnabledVms(api: Api, settings: Settings, qm: RootVmTo
     return [...results, { check: 'enabled VMs', status: 'fail', ...errorText(err) }];
   }
   if (enabled.length === 0) results.push({ check: 'enabled VMs', status: 'ok', detail: 'no VM has a [usb-gadget] section yet' });
+  for (const c of copied) results.push(...copiedLineChecks(c.vmid, c.config, vmids, c.image));
   results.push(...usbIdCollisions(enabled));
+  results.push(...guidCollisions(identities));
   return results;
 }
 
@@ -109,9 +124,10 @@ export function vmLine(vm: EnabledVm, node: string, mappings: readonly { id: str
   if (entries.length > 1) return { check, status: 'fail', detail: `mapping ${name} has ${entries.length} entries for ${node}; Proxmox VE allows one`, fix: `delete all but one in Datacenter > Resource Mappings, or delete ${name} (pre-start recreates it)` };
   const entry = entries[0];
   const where = `${vm.usbLines.join(', ')} on ${vm.node}`;
-  if (!entry) return { check, status: 'warn', detail: `${vm.usbId}, ${where}; mapping ${name} has no entry for ${node} yet: pre-start adds it when the VM starts here` };
+  if (!entry) return { check, status: 'warn', detail: `${vm.usbId}${vm.guid ? ` (unRAID GUID ${vm.guid})` : ''}, ${where}; mapping ${name} has no entry for ${node} yet: pre-start adds it when the VM starts here` };
   if (entry.id?.toLowerCase() !== vm.usbId) return { check, status: 'warn', detail: `mapping ${name} points ${node} at ${entry.id}, the notes say ${vm.usbId}: pre-start updates it at the next start here` };
-  return { check, status: 'ok', detail: `${vm.usbId}, ${where}, mapping ${name} ready on ${node}` };
+  const guid = vm.guid ? ` (unRAID GUID ${vm.guid})` : '';
+  return { check, status: 'ok', detail: `${vm.usbId}${guid}, ${where}, mapping ${name} ready on ${node}` };
 }
 
 export function usbIdCollisions(vms: readonly EnabledVm[]): CheckResult[] {

@@ -8,20 +8,22 @@
  *   3. hookscript and, with --boot, the boot order (qm set as root: see privileges.ts)
  * Running it again with the same options changes nothing.
  */
-import { randomBytes } from 'node:crypto';
 import { GadgetError, NotesError } from '../errors.js';
 import { checkImage } from '../host/image-policy.js';
 import { looksLikeVolumeId } from '../storage/volume-id.js';
+import { guidOfVm } from '../hook/identity-check.js';
 import { smbiosUuid } from '../hook/vm-source.js';
 import { ensureMapping, mappingName, parseMapEntry, vmidOfMapping, withNodeEntry } from '../proxmox/mapping.js';
 import { lunLocations, placement } from '../storage/placement.js';
 import { readStorageConfig } from '../storage/storage-config.js';
-import { deriveSerial } from '../spec/serial.js';
+import { NEW_GUID_COST, unraidGuid } from '../spec/guid.js';
+import { guidWarnings } from '../spec/guid-advice.js';
 import { usbId, type GadgetSpec } from '../spec/types.js';
 import { validateNotes } from '../spec/validate.js';
 import type { AdminDeps } from './admin-deps.js';
 import { isOurHookscript } from './hookscript.js';
-import { hasGadgetSection, readMainKeys, setGadgetKeys } from './notes-edit.js';
+import { identityKeys, randomSerial } from './enable-identity.js';
+import { setGadgetKeys } from './notes-edit.js';
 import { bootOrderWithFirst, chooseUsbSlot } from './usb-slot.js';
 
 export interface EnableOptions {
@@ -33,6 +35,8 @@ export interface EnableOptions {
   product?: string;
   inquiry?: string;
   speed?: string;
+  /** fresh vendor_id/product_id/serial even when the notes have them (a clone): a new unRAID GUID */
+  newIdentity?: boolean;
   /** put the stick first in the boot order */
   boot?: boolean;
   /** hookscript volume id to set, e.g. local:snippets/pve-usb-gadget-hook.cjs */
@@ -43,35 +47,25 @@ export interface EnableResult {
   /** one line per change made; empty when everything was in place already */
   changes: string[];
   serial: string;
+  /** the unRAID licence GUID of the stick (spec/guid.ts) */
+  guid: string;
   usbKey: string;
   mapping: string;
   usbId: string;
 }
 
-export const randomSerial = (): string => randomBytes(8).toString('hex').toUpperCase();
+export { randomSerial };
 
-/** The option → notes key pairs enable writes (only the options given). */
+/** The option → notes key pairs enable writes (only the options given; the GUID keys: enable-identity.ts). */
 function keysFromOptions(o: EnableOptions): Map<string, string> {
   const pairs: [string, string | undefined][] = [
     ['image', o.image],
-    ['vendor_id', o.vendorId],
-    ['product_id', o.productId],
-    ['serial', o.serial],
     ['manufacturer', o.manufacturer],
     ['product', o.product],
     ['inquiry', o.inquiry],
     ['speed', o.speed],
   ];
   return new Map(pairs.filter((p): p is [string, string] => p[1] !== undefined));
-}
-
-/**
- * The serial to pin when none is given: the one the VM already shows (derived from its smbios1 uuid) when
- * the notes already configure a stick, since unRAID ties its licence to it; a random one for a new stick.
- */
-function serialToPin(notes: string, vmid: number, uuid: string | undefined, random: () => string): string | undefined {
-  if (readMainKeys(notes).has('serial')) return undefined;
-  return hasGadgetSection(notes) ? deriveSerial({ vmid, smbiosUuid: uuid }).serial : random();
 }
 
 export async function enableVm(deps: AdminDeps, vmid: number, opts: EnableOptions): Promise<EnableResult> {
@@ -88,8 +82,8 @@ export async function enableVm(deps: AdminDeps, vmid: number, opts: EnableOption
   const uuid = smbiosUuid(config.smbios1 === undefined ? undefined : String(config.smbios1));
 
   const keys = keysFromOptions(opts);
-  const pin = opts.serial === undefined ? serialToPin(notes, vmid, uuid, deps.randomSerial ?? randomSerial) : undefined;
-  if (pin !== undefined) keys.set('serial', pin);
+  for (const [k, v] of identityKeys(notes, vmid, uuid, opts, deps.randomSerial ?? randomSerial)) keys.set(k, v);
+  const before = validateNotes(notes, { vmid, smbiosUuid: uuid, defaultSpeed: settings.defaultSpeed });
   let newNotes: string;
   try {
     newNotes = setGadgetKeys(notes, keys);
@@ -102,9 +96,11 @@ export async function enableVm(deps: AdminDeps, vmid: number, opts: EnableOption
   const spec = result.spec;
   checkImages(deps, spec);
   const id = usbId(spec);
+  const guid = unraidGuid(spec);
+  const oldGuid = before.kind === 'ok' ? unraidGuid(before.spec) : undefined;
 
   const pveMajor = Number.parseInt(version.version, 10) || 8;
-  const slot = chooseUsbSlot(config, name, pveMajor);
+  const slot = chooseUsbSlot(config, name, pveMajor, vmid);
   if (slot.kind === 'full') {
     throw new GadgetError(`VM ${vmid} has no free usbN slot (usb0..usb${slot.max - 1} are taken)`, {
       fix: slot.modern ? 'remove a USB device from the VM' : 'remove a USB device, or use machine >= 7.1 with ostype l26 or Windows > 7 (14 slots)',
@@ -125,9 +121,9 @@ export async function enableVm(deps: AdminDeps, vmid: number, opts: EnableOption
     set.description = newNotes;
     setText.push(`[usb-gadget] section in the notes (image ${spec.luns[0]?.image}, ${id}, serial ${spec.serial})`);
   }
-  if (slot.kind === 'free') {
+  if (slot.kind === 'free' || slot.kind === 'foreign') {
     set[slot.key] = `mapping=${name}`;
-    setText.push(`${slot.key}: mapping=${name}`);
+    setText.push(`${slot.key}: mapping=${name}${slot.kind === 'foreign' ? ` (was ${slot.was}: another VM's stick, copied by a clone or restore)` : ''}`);
   }
   const rootSet: Record<string, string> = {};
   if (hookscript !== opts.hookscript) rootSet.hookscript = opts.hookscript;
@@ -145,6 +141,7 @@ export async function enableVm(deps: AdminDeps, vmid: number, opts: EnableOption
     );
   }
   warnSameUsbId(deps, vmid, id, await api.listUsbMappings());
+  await warnSameGuid(deps, vmid, guid);
 
   const changes: string[] = [];
   if (mappingChange) {
@@ -166,8 +163,12 @@ export async function enableVm(deps: AdminDeps, vmid: number, opts: EnableOption
     changes.push(...rootText);
   }
   for (const c of changes) deps.print(`VM ${vmid}: ${c}`);
+  deps.print(`VM ${vmid}: unRAID GUID ${guid} (vendor_id, product_id and serial pinned in the notes)`);
+  if (oldGuid !== undefined && oldGuid !== guid) deps.print(`VM ${vmid}: this is a new GUID (it was ${oldGuid}): ${NEW_GUID_COST}`);
+  else if (oldGuid === undefined && opts.newIdentity) deps.print(`VM ${vmid}: this is a new GUID for unRAID: ${NEW_GUID_COST}`);
+  for (const w of guidWarnings(spec, vmid)) deps.print(`warning: ${w}`);
   deps.print(changes.length > 0 ? `VM ${vmid}: enabled; the stick appears when the VM starts (qm start ${vmid})` : `VM ${vmid}: already enabled, nothing changed`);
-  return { changes, serial: spec.serial, usbKey: slot.key, mapping: name, usbId: id };
+  return { changes, serial: spec.serial, guid, usbKey: slot.key, mapping: name, usbId: id };
 }
 
 /** The image policy of this node, checked now rather than at the first start. */
@@ -195,6 +196,19 @@ function warnSameUsbId(deps: AdminDeps, vmid: number, id: string, mappings: read
     if (other === undefined || other === vmid) continue;
     if (m.map.some((e) => parseMapEntry(e)?.id?.toLowerCase() === id)) {
       deps.print(`warning: VM ${other} uses ${id} too: the two cannot run on the same node at once; give one another --product-id`);
+    }
+  }
+}
+
+/** pre-start refuses a GUID another VM has (hook/identity-check.ts): say so now, with the way out. */
+async function warnSameGuid(deps: AdminDeps, vmid: number, guid: string): Promise<void> {
+  for (const vm of await deps.api.listVms()) {
+    if (vm.vmid === vmid || vm.template) continue;
+    const { config } = await deps.api.getVmConfig(vm.node, vm.vmid);
+    const description = config.description === undefined ? undefined : String(config.description);
+    const options: Record<string, string> = config.smbios1 === undefined ? {} : { smbios1: String(config.smbios1) };
+    if (guidOfVm({ vmid: vm.vmid, description, options }, deps.settings.defaultSpeed) === guid) {
+      deps.print(`warning: VM ${vm.vmid} has unRAID GUID ${guid} too: neither starts while both have it; run enable again with --new-identity on the copy`);
     }
   }
 }

@@ -3,6 +3,7 @@ import { deviceOnDummyHcd, interfaceDrivers } from '../host/devices.js';
 import { udcState } from '../host/enumeration.js';
 import { CONFIGFS_GADGETS, vmidOfGadget } from '../plan/ops.js';
 import type { GadgetRecord, StateStore } from '../state/record.js';
+import { unraidGuidOfUsbId } from '../spec/guid.js';
 import { describeLunVolume } from '../storage/describe.js';
 
 export interface GadgetStatus {
@@ -12,6 +13,8 @@ export interface GadgetStatus {
   busPort?: string;
   usbId?: string;
   serial?: string;
+  /** the unRAID licence GUID these ids and serial give (spec/guid.ts) */
+  guid?: string;
   speed?: string;
   enumerated: boolean;
   /** "isolated": no host driver on the disk; "claimed": the host's usb-storage has it; "absent": no device */
@@ -33,13 +36,16 @@ export function collectStatus(fs: HostFs, state: StateStore): GadgetStatus[] {
     const udc = fs.readTextIfExists(`${CONFIGFS_GADGETS}/pvug-${vmid}/UDC`)?.trim() || undefined;
     const dev = udc ? deviceOnDummyHcd(fs, udc) : undefined;
     const drivers = dev ? interfaceDrivers(fs, dev) : [];
+    const id = r?.usbId ?? dev?.usbId;
+    const serial = r?.serial ?? dev?.serial;
     const status: GadgetStatus = {
       vmid,
       phase: r?.phase ?? 'unknown',
       udc,
       busPort: dev?.name,
-      usbId: r?.usbId ?? dev?.usbId,
-      serial: r?.serial ?? dev?.serial,
+      usbId: id,
+      serial,
+      guid: id !== undefined && serial !== undefined ? unraidGuidOfUsbId(id, serial) : undefined,
       speed: r?.speed,
       enumerated: udc !== undefined && udcState(fs, udc) === 'configured' && dev !== undefined,
       hostDisk: !dev ? 'absent' : drivers.includes('usb-storage') ? 'claimed' : 'isolated',
@@ -57,7 +63,7 @@ export function formatStatus(list: readonly GadgetStatus[]): string[] {
   const lines: string[] = [];
   for (const s of list) {
     lines.push(
-      `VM ${s.vmid}: ${s.usbId ?? '?'} serial ${s.serial ?? '?'} ${s.speed ?? ''} speed on ${s.udc ?? 'no UDC'}` +
+      `VM ${s.vmid}: ${s.usbId ?? '?'} serial ${s.serial ?? '?'} GUID ${s.guid ?? '?'} ${s.speed ?? ''} speed on ${s.udc ?? 'no UDC'}` +
         ` (${s.busPort ?? 'not on the bus'}), ${s.enumerated ? 'enumerated' : 'NOT enumerated'}, host disk ${s.hostDisk}` +
         `${s.mapping ? `, mapping ${s.mapping}` : ''}`,
     );

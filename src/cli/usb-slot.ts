@@ -6,6 +6,7 @@
  * cdrom, every NIC (PVE::QemuServer::bootorder_from_legacy).
  */
 import {
+  foreignGadgetLines,
   freeUsbSlot,
   isModernUsbGuest,
   MAX_USB_DEVICES,
@@ -19,11 +20,16 @@ export type SlotChoice =
   /** the VM already has a line for the mapping */
   | { kind: 'existing'; key: string }
   | { kind: 'free'; key: string }
+  /** a line that points at another VM's mapping (a clone, a restore): repointed to this VM's own */
+  | { kind: 'foreign'; key: string; was: string }
   | { kind: 'full'; max: number; modern: boolean };
 
-export function chooseUsbSlot(config: Config, mapping: string, pveMajor = 8): SlotChoice {
+export function chooseUsbSlot(config: Config, mapping: string, pveMajor = 8, vmid?: number): SlotChoice {
   const existing = usbLinesForMapping(config, mapping)[0];
   if (existing) return { kind: 'existing', key: existing };
+  // the copied line takes this VM's own mapping: same slot, same place in the boot order, no second device
+  const foreign = vmid === undefined ? undefined : foreignGadgetLines(config, vmid)[0];
+  if (foreign) return { kind: 'foreign', key: foreign.key, was: foreign.mapping };
   const modern = isModernUsbGuest(config, pveMajor);
   const key = freeUsbSlot(config, modern);
   if (key) return { kind: 'free', key };

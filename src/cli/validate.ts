@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { GadgetError, errnoOf } from '../errors.js';
 import type { Settings } from '../settings/types.js';
 import { describeSpec } from '../spec/describe.js';
+import { guidWarnings } from '../spec/guid-advice.js';
 import { validateNotes, type ValidationResult } from '../spec/validate.js';
 import type { VmInfo } from '../hook/vm-source.js';
 
@@ -19,7 +20,7 @@ export function validateVm(vm: Pick<VmInfo, 'description' | 'smbiosUuid'>, vmid:
     case 'invalid':
       return { code: 1, lines: result.problems.map((p) => `${p.key}: ${p.message}`) };
     case 'ok':
-      return { code: 0, lines: [...describeSpec(result.spec), ...result.warnings.map((w) => `warning: ${w}`)] };
+      return { code: 0, lines: [...describeSpec(result.spec), ...[...result.warnings, ...guidWarnings(result.spec, vmid)].map((w) => `warning: ${w}`)] };
   }
 }
 

@@ -7,6 +7,7 @@ import { addIgnoreQuirk, ignoreEntry } from '../host/quirks.js';
 import { UdcAllocator } from '../host/udc.js';
 import { gadgetDir, gadgetName } from '../plan/ops.js';
 import { planGadget, udcFile } from '../plan/gadget-plan.js';
+import { unraidGuid } from '../spec/guid.js';
 import { usbId, type GadgetSpec } from '../spec/types.js';
 import type { GadgetRecord } from '../state/record.js';
 import { activateVolumes, lunImageKey, planVolumes } from '../storage/resolve.js';
@@ -92,7 +93,7 @@ export async function buildLocked(deps: HookDeps, vmid: number, spec: GadgetSpec
 
   const ops = planGadget(vmid, resolved);
   applyPlan(fs, ops);
-  log.info(`built ${gadgetDir(vmid)}: ${id}, serial ${spec.serial}, ${spec.speed} speed, ${resolved.luns.length} LUN(s)`);
+  log.info(`built ${gadgetDir(vmid)}: ${id}, serial ${spec.serial} (unRAID GUID ${unraidGuid(spec)}), ${spec.speed} speed, ${resolved.luns.length} LUN(s)`);
   deps.checkpoint('configfs');
 
   const bind = { kind: 'write' as const, path: udcFile(vmid), value: udc };

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { GadgetError, SettingsError, errnoOf } from '../errors.js';
 import { ProxmoxClient } from '../proxmox/client.js';
 import { isProxmoxApiError } from '../proxmox/errors.js';
-import { freeUsbSlot, isModernUsbGuest, usbHotplugEnabled, usbLinesForMapping } from '../proxmox/local-config.js';
+import { foreignGadgetLines, freeUsbSlot, isModernUsbGuest, usbHotplugEnabled, usbLinesForMapping } from '../proxmox/local-config.js';
 import { ensureMapping, mappingName, type MappingClient } from '../proxmox/mapping.js';
 import { readTokenSecret } from '../settings/secret.js';
 import type { HookDeps } from './deps.js';
@@ -85,8 +85,13 @@ export function apiPassthrough(deps: Pick<HookDeps, 'log' | 'settings'>, client:
     attachIfMissing(vmid, vm) {
       const name = mappingName(vmid);
       const uses = usbLinesForMapping(vm.config, name);
+      const copied = foreignGadgetLines(vm.config, vmid);
       if (uses.length > 0) {
         log.info(`the VM passes it through as ${uses.join(', ')}`);
+      } else if (copied.length > 0) {
+        // a restored copy: its line names the old VM's mapping (identity-check warned); a second line
+        // for the same stick would be a second usb-host device for one VID:PID
+        log.info(`no usbN line added: ${copied.map((c) => `${c.key} (${c.mapping})`).join(', ')} is there until pve-usb-gadget enable ${vmid} repoints it`);
       } else {
         // The config is locked and already loaded for this start (FACTS.md): add the line afterwards.
         spawnAttach(vmid);

@@ -5,8 +5,10 @@ import { waitForEnumeration } from '../host/enumeration.js';
 import { unloadIfIdle } from '../host/modules.js';
 import { gadgetDir, gadgetName } from '../plan/ops.js';
 import { usbId } from '../spec/types.js';
+import { guidWarnings } from '../spec/guid-advice.js';
 import { validateNotes } from '../spec/validate.js';
 import { buildLocked, resolveImages } from './build.js';
+import { checkOwnIdentity } from './identity-check.js';
 import type { HookDeps } from './deps.js';
 import { isolateAfterEnumeration } from './isolation.js';
 import { teardownLocked } from './teardown.js';
@@ -29,8 +31,10 @@ export async function preStart(deps: HookDeps, vmid: number): Promise<void> {
     return;
   }
   if (result.kind === 'invalid') throw new NotesError(result.problems);
-  for (const w of result.warnings) log.warn(w);
   const spec = result.spec;
+  for (const w of [...result.warnings, ...guidWarnings(spec, vmid)]) log.warn(w);
+  // a GUID another VM of the cluster has, or a usbN line copied from another VM, is refused before any effect
+  checkOwnIdentity(deps, vmid, spec, vm.config);
   // policy first, before anything on the host or in the cluster changes: a refused image or a VID:PID in
   // use leaves no trace, not even in the mapping asked for next (both are checked again under the lock).
   // A leftover gadget of this VM still shows its device with this id: then only the locked check, after

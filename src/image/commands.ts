@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { Exec } from '../host/exec.js';
 import { createImage, type CreateImageResult } from './create.js';
 import { ImageError } from './errors.js';
+import { createLicenceImage, DEFAULT_LICENCE_SIZE } from './licence.js';
 import { formatInspection, inspectImage, type ImageInspection } from './inspect.js';
 import type { ProgressSink } from './progress.js';
 import { downloadRelease, findRelease, releasesForBranch, unraidReleases, type DownloadResult, type Fetch, type UnraidRelease } from './releases.js';
@@ -45,9 +46,31 @@ export interface CreateCommandOptions {
   gateway?: string;
   dns?: string;
   force?: boolean;
+  /** a licence-only stick for unRAID 7.3+ internal boot (licence.ts) */
+  unraidLicence?: boolean;
+  keyFile?: string;
+}
+
+/** --unraid-licence: label UNRAID and the key file only; the boot-stick options do not apply. */
+async function licenceCommand(o: CreateCommandOptions, deps: ImageCommandDeps): Promise<CreateImageResult> {
+  const other = (['unraid', 'unraidVersion', 'fromZip', 'fromDir', 'staticIp', 'gateway', 'dns'] as const).filter((k) => o[k] !== undefined && o[k] !== false);
+  if (other.length > 0) {
+    const flags = other.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+    throw new ImageError(`--unraid-licence makes a licence-only stick; ${flags.join(', ')} belong to a boot stick`, { fix: 'drop them, or drop --unraid-licence for a full boot stick (--unraid)' });
+  }
+  if (o.label !== undefined && o.label.toUpperCase() !== 'UNRAID') {
+    throw new ImageError(`unRAID finds its licence stick by the label UNRAID, not "${o.label}"`, { key: 'label', fix: 'drop --label' });
+  }
+  const r = await createLicenceImage({ file: o.file, sizeBytes: parseSize(o.size ?? DEFAULT_LICENCE_SIZE), keyFile: o.keyFile, force: o.force }, { exec: deps.exec, progress: deps.progress, log: deps.print, searchPath: deps.searchPath });
+  for (const line of createSummary(r)) deps.print(line);
+  deps.print(r.keyFile ? `  key file: ${r.keyFile}` : '  no key file: unRAID starts a trial on this GUID, or you copy your key to config/ later');
+  deps.print('The licence follows the stick\'s GUID: pve-usb-gadget enable <vmid> --image <this file> writes vendor_id, product_id and serial into the notes.');
+  return r;
 }
 
 export async function imageCreateCommand(o: CreateCommandOptions, deps: ImageCommandDeps): Promise<CreateImageResult> {
+  if (o.unraidLicence === true) return licenceCommand(o, deps);
+  if (o.keyFile !== undefined) throw new ImageError('--key-file goes with --unraid-licence', { key: 'key-file', fix: 'add --unraid-licence, or copy the key to config/ of a boot stick with --from-dir' });
   const unraid = o.unraid === true || o.unraidVersion !== undefined;
   if ((o.staticIp !== undefined || o.gateway !== undefined || o.dns !== undefined) && !unraid) {
     throw new ImageError('--static-ip, --gateway and --dns only apply to unRAID images', { fix: 'add --unraid' });

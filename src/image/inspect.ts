@@ -54,6 +54,8 @@ export interface ImageInspection {
   uefi: BootVerdict;
   /** set when the root looks like an unRAID stick (bzimage + bzroot) */
   unraid?: { labelOk: boolean; uefiDisabled: boolean };
+  /** on a volume labelled UNRAID (a boot stick or a licence-only stick): the key files in config/ */
+  unraidKeyFiles?: string[];
 }
 
 const hex32 = (n: number) => `0x${(n >>> 0).toString(16).padStart(8, '0')}`;
@@ -178,6 +180,12 @@ export async function inspectWith(file: string, sizeBytes: number, readAt: ReadA
   const efiDash = root.find((e) => e.isDirectory && e.name.toUpperCase() === 'EFI-');
   if (efiDash) uefi.push('EFI- folder present: unRAID ships UEFI boot disabled; rename EFI- to EFI to allow it');
 
+  const volumeLabel = labelEntry?.name ?? vol.boot.label;
+  if (volumeLabel === 'UNRAID') {
+    const config = await vol.lookup('config');
+    const entries = config?.isDirectory ? await vol.list(config) : [];
+    result.unraidKeyFiles = entries.filter((e) => !e.isDirectory && /\.key$/i.test(e.name)).map((e) => `config/${e.name}`);
+  }
   const names = new Set(root.map((e) => e.name.toLowerCase()));
   if (names.has('bzimage') && names.has('bzroot')) {
     const label = labelEntry?.name ?? vol.boot.label;
@@ -203,6 +211,7 @@ export function formatInspection(i: ImageInspection): string[] {
   }
   out.push(`BIOS boot: ${i.bios.bootable ? 'yes' : 'no'} (${i.bios.reasons.join('; ')})`);
   out.push(`UEFI boot: ${i.uefi.bootable ? 'yes' : 'no'} (${i.uefi.reasons.join('; ')})`);
+  if (i.unraidKeyFiles) out.push(`unRAID licence: ${i.unraidKeyFiles.length > 0 ? `key file ${i.unraidKeyFiles.join(', ')}` : 'no key file in config/ (a trial, or a key copied later)'}`);
   if (i.unraid) out.push(`unRAID: label ${i.unraid.labelOk ? 'UNRAID ok' : 'is not UNRAID (unRAID will not find its flash)'}${i.unraid.uefiDisabled ? ', UEFI disabled (EFI-)' : ''}`);
   return out;
 }

@@ -88,6 +88,21 @@ export function usbLinesForMapping(config: Config, mappingName: string): string[
   });
 }
 
+/**
+ * usbN lines that pass through another VM's stick (`mapping=usb-gadget-<other>`): what `qm clone` or a
+ * restore under a new vmid copies along. The mapping names are ours (mapping.ts's prefix); others are left alone.
+ */
+export function foreignGadgetLines(config: Config, ownVmid: number): { key: string; mapping: string; vmid: number }[] {
+  const out: { key: string; mapping: string; vmid: number }[] = [];
+  for (const key of usbKeys(config)) {
+    for (const part of String(config[key]).split(',')) {
+      const m = /^mapping=(usb-gadget-([1-9]\d*))$/.exec(part.trim());
+      if (m?.[1] && Number(m[2]) !== ownVmid) out.push({ key, mapping: m[1], vmid: Number(m[2]) });
+    }
+  }
+  return out;
+}
+
 /** First usbN key not in use, or undefined when all usable slots are taken. */
 export function freeUsbSlot(config: Config, modern: boolean): string | undefined {
   const max = modern ? MAX_USB_DEVICES : OLD_MAX_USB_DEVICES;

@@ -4,6 +4,8 @@
  */
 
 import { shown } from '../notes/shown.js';
+import { unraidGuid } from './guid.js';
+import { unpinnedGuidLines } from './guid-advice.js';
 import { usbId, type GadgetSpec, type LunSpec } from './types.js';
 
 const hex4 = (n: number) => `0x${n.toString(16).padStart(4, '0')}`;
@@ -27,8 +29,16 @@ function lunLine(lun: LunSpec): string {
   return `lun${lun.index}: ${shown(lun.image, 4096)} (${kind}, ${removable}), inquiry ${shown(lun.inquiry)}`;
 }
 
+/** `unRAID GUID ... (pinned in the notes)` or which parts are not: the line a person checks before it matters. */
+export function guidLine(spec: GadgetSpec): string {
+  const unpinned = unpinnedGuidLines(spec).map((l) => l.split(' ')[0]);
+  const how = unpinned.length === 0 ? 'vendor_id, product_id and serial pinned in the notes' : `not pinned: ${unpinned.join(', ')} not in the notes`;
+  return `unRAID GUID ${unraidGuid(spec)} (${how})`;
+}
+
 export function describeSpec(spec: GadgetSpec): string[] {
   return [
+    guidLine(spec),
     `USB id ${usbId(spec)} (vendor ${hex4(spec.vendorId)}, product ${hex4(spec.productId)}, ` +
       `bcdDevice ${hex4(spec.bcdDevice)}), speed ${spec.speed}`,
     `serial ${shown(spec.serial, 126)} (${serialOrigin(spec)})`,

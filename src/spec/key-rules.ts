@@ -131,10 +131,11 @@ export const KEY_RULES: { readonly [K in GadgetKey]: KeyRule<KeyValues[K]> } = {
   serial: {
     schema: z
       .string()
-      .regex(SERIAL_CHARS, { error: 'may only contain letters A-Z a-z, digits 0-9 and - _ . (no spaces)' })
+      // - _ . stay allowed so existing sticks keep their GUID; enable refuses them for new serials (spec/guid.ts)
+      .regex(SERIAL_CHARS, { error: 'may only contain letters A-Z a-z, digits 0-9 and - _ . (no spaces); for unRAID use 16 or more of 0-9 A-Z a-z' })
       .max(MAX_USB_STRING_BYTES, { error: `must be at most ${MAX_USB_STRING_BYTES} characters long` }),
-    allowed: 'letters, digits and - _ . (at most 126)',
-    defaultText: 'derived from the VM smbios1 uuid',
+    allowed: 'letters, digits and - _ . (at most 126; for unRAID 16 or more letters and digits: only the last 16 count for its GUID)',
+    defaultText: 'derived from the VM smbios1 uuid; pve-usb-gadget enable writes one into the notes',
   },
   manufacturer: {
     schema: usbStringSchema(),

@@ -1,8 +1,10 @@
 /**
  * The USB serial when the notes set none.
  *
- * unRAID builds its licence GUID from VID, PID, bcdDevice and the serial, so the serial must never
- * change for a VM: not across restarts, host reboots, migrations or package upgrades. We derive it
+ * unRAID builds its licence GUID from VID, PID and the last 16 characters of the serial (spec/guid.ts;
+ * bcdDevice is not part of it), so the serial must never change for a VM: not across restarts, host
+ * reboots, migrations or package upgrades. `enable` writes it into the notes; only when the notes have
+ * none (hand-written notes) is it derived here. We derive it
  * from the VM's smbios1 uuid, which Proxmox generates randomly once per VM and which travels with the
  * VM config to every node. Without a uuid we fall back to the vmid (stable too, but a restore or clone
  * under another id changes it) and warn.

@@ -22,13 +22,19 @@ export interface LunSpec {
 export interface GadgetSpec {
   vendorId: number;
   productId: number;
-  /** bcdDevice, fixed per product version so the unRAID GUID stays stable */
+  /** bcdDevice, fixed (not part of the unRAID GUID, which is VID, PID and serial: spec/guid.ts) */
   bcdDevice: number;
   serial: string;
   /** where the serial came from: the notes, or derived from the VM's smbios1 uuid / vmid */
   serialSource: 'notes' | 'derived';
   /** finer than serialSource (optional, added compatibly): what a derived serial was derived from */
   serialBasis?: 'notes' | 'smbios-uuid' | 'vmid';
+  /**
+   * whether vendor_id / product_id were written in the notes or are our defaults (the product id default
+   * follows the vmid): with serialSource, what makes the unRAID GUID stable (spec/guid-advice.ts)
+   */
+  vendorIdSource?: 'notes' | 'default';
+  productIdSource?: 'notes' | 'default';
   manufacturer: string;
   product: string;
   speed: Speed;

@@ -38,10 +38,12 @@ export const MAX_NOTES_LENGTH = 8192;
 const PARSE_LIMIT = 65536;
 
 // Linux Foundation's vendor id, as used by the kernel's own gadget drivers. The product id default is
-// 0x8000 + (vmid % 0x8000), so VMs whose notes set no ids still differ (until vmids 32768 apart).
+// 0x8000 + (vmid % 0x8000), so VMs whose notes set no ids still differ (until vmids 32768 apart). Both
+// are part of the unRAID GUID (spec/guid.ts): a default follows the vmid, which is why `enable` writes
+// vendor_id, product_id and serial into the notes.
 export const DEFAULT_VENDOR_ID = 0x1d6b;
 export const PRODUCT_ID_BASE = 0x8000;
-/** bcdDevice is part of the unRAID licence GUID: never change it. */
+/** bcdDevice (device release) is not part of the unRAID GUID; kept fixed so the stick looks the same to the guest. */
 export const BCD_DEVICE = 0x0100;
 export const DEFAULT_MANUFACTURER = 'pve-usb-gadget';
 export const DEFAULT_PRODUCT = 'Virtual USB Stick';
@@ -152,6 +154,8 @@ function buildSpec(
     serial,
     serialSource: serialBasis === 'notes' ? 'notes' : 'derived',
     serialBasis,
+    vendorIdSource: main.vendor_id === undefined ? 'default' : 'notes',
+    productIdSource: main.product_id === undefined ? 'default' : 'notes',
     manufacturer,
     product,
     speed: main.speed ?? ctx.defaultSpeed,

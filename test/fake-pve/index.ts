@@ -80,6 +80,8 @@ export interface FakePve {
 
   /** a VM moved to another node (offline migration, HA recovery): its config file moves, nothing else */
   moveVm(vmid: number, node: string): void;
+  /** qm destroy: the VM and its config go; a USB mapping it used stays (Proxmox does not know it is ours) */
+  removeVm(vmid: number): void;
   /** a storage.cfg section; `addVolume` puts a volume on it (on `node` for a local storage) */
   addStorage(id: string, s: FakeStorage): void;
   addVolume(volid: string, vol: FakeVolume, node?: string): void;
@@ -230,6 +232,10 @@ export async function startFakePve(opts: FakePveOptions = {}): Promise<FakePve> 
     moveVm(vmid, node) {
       if (!cluster.nodes.includes(node)) throw new Error(`fake-pve: unknown node ${node}`);
       vmOf(vmid).node = node;
+    },
+    removeVm(vmid) {
+      vmOf(vmid);
+      cluster.vms.delete(vmid);
     },
     addStorage: (id, s) => void storage.storages.set(id, copy(s)),
     addVolume: (volid, vol, node) => storage.addVolume(volid, vol, node),

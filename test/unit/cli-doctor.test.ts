@@ -8,6 +8,7 @@ import { nodeHostFs, type HostFs } from '../../src/apply/host-fs.js';
 import { checkEnabledVms, checkToken, usbIdCollisions, vmLine, type EnabledVm } from '../../src/cli/doctor-cluster.js';
 import { checkHookFile, checkModules, checkNodeVersion, checkScheduler, schedulerOfModule } from '../../src/cli/doctor-host.js';
 import { doctorExitCode, formatChecks, runDoctor } from '../../src/cli/doctor.js';
+import { guidCollisions } from '../../src/cli/doctor-identity.js';
 import { parseQmConfig, qmSetArgs } from '../../src/cli/qm.js';
 import type { Exec } from '../../src/host/exec.js';
 import { ProxmoxClient } from '../../src/proxmox/client.js';
@@ -161,6 +162,43 @@ describe('enabled VMs across a cluster', () => {
       await client.close();
       await fake.close();
     }
+  });
+});
+
+describe('the licence identity across the cluster', () => {
+  it('reports a GUID two VMs have, a clone\'s copied usbN line, and shows each VM\'s GUID', async () => {
+    const fake = await startFakePve({ nodes: ['pve1', 'pve2'], authFailureDelayMs: 0 });
+    const secret = '2c3d4e5f-6a7b-4c8d-9e0f-1a2b3c4d5e6f';
+    fake.addToken('u@pve!tok', secret, { '/vms': ['VM.Audit'], '/mapping/usb': ['Mapping.Audit'] });
+    const notes = (serial: string) => `[usb-gadget]\nimage = /var/lib/vz/usb-gadget/unraid.img\nvendor_id = 0x0781\nproduct_id = 0x5571\nserial = ${serial}\n`;
+    fake.addVm({ vmid: 100, node: 'pve1', config: { description: notes('4C530001230101111111'), usb0: 'mapping=usb-gadget-100' } });
+    // qm clone 100 200 onto pve2: the notes and the usb0 line came along; only the first 4 serial characters differ
+    fake.addVm({ vmid: 200, node: 'pve2', config: { description: notes('99990001230101111111'), usb0: 'mapping=usb-gadget-100' } });
+    // a restore of a VM that is gone, with its own GUID
+    fake.addVm({ vmid: 300, node: 'pve1', config: { description: notes('A1B2C3D4E5F60718'), usb0: 'mapping=usb-gadget-150' } });
+    fake.addUsbMapping('usb-gadget-100', { map: ['node=pve1,id=0781:5571'] });
+    const client = new ProxmoxClient({ url: fake.url, tokenId: 'u@pve!tok', secret, caPem: fake.caPem });
+    try {
+      const settings = parseSettings('[api]\ntoken_id = u@pve!tok\n', 'x', 'pve1');
+      const r = await checkEnabledVms(client, settings, undefined);
+      const collision = r.filter((x) => x.check === 'unRAID GUID collision');
+      expect(collision).toHaveLength(1);
+      expect(collision[0]).toMatchObject({ status: 'fail', detail: expect.stringContaining('VMs 100, 200 all have unRAID GUID 0781-5571-0001-230101111111') });
+      expect(collision[0]?.fix).toContain('pve-usb-gadget enable 200 --image /var/lib/vz/usb-gadget/unraid.img --new-identity');
+      const clone = r.find((x) => x.check === 'VM 200' && x.detail.includes('passes through'));
+      expect(clone).toMatchObject({ status: 'fail', detail: expect.stringContaining("usb0 passes through usb-gadget-100, VM 100's stick") });
+      expect(clone?.fix).toMatch(/^pve-usb-gadget enable 200 --image \S+ --new-identity/);
+      const restored = r.find((x) => x.check === 'VM 300' && x.detail.includes('no longer exists'));
+      expect(restored).toMatchObject({ status: 'warn', fix: expect.stringContaining('pve-usb-gadget enable 300 --image /var/lib/vz/usb-gadget/unraid.img (points usb0 at usb-gadget-300; the GUID stays)') });
+      expect(r.find((x) => x.check === 'VM 100')?.detail).toContain('0781:5571 (unRAID GUID 0781-5571-0001-230101111111), usb0 on pve1');
+    } finally {
+      await client.close();
+      await fake.close();
+    }
+  });
+
+  it('guidCollisions: nothing for distinct GUIDs', () => {
+    expect(guidCollisions([{ vmid: 1, guid: 'A', image: 'i' }, { vmid: 2, guid: 'B', image: 'i' }])).toEqual([]);
   });
 });
 

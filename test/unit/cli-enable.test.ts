@@ -181,4 +181,84 @@ describe('enable and disable', () => {
     await enableVm(deps, 100, opts({ vendorId: '0x0781', productId: '0x5571' }));
     expect(printed.join('\n')).toMatch(/warning: VM 200 uses 0781:5571 too/);
   });
+
+  describe('the licence identity', () => {
+    it('pins vendor_id, product_id and serial for a new stick and prints the GUID', async () => {
+      const r = await enableVm(deps, 100, opts());
+      const notes = String(fake.vmConfig(100).description);
+      expect(notes).toContain('vendor_id = 0x1d6b\nproduct_id = 0x8064\nserial = A1B2C3D4E5F60718\n');
+      expect(r.guid).toBe('1D6B-8064-A1B2-C3D4E5F60718');
+      expect(printed).toContain('VM 100: unRAID GUID 1D6B-8064-A1B2-C3D4E5F60718 (vendor_id, product_id and serial pinned in the notes)');
+      expect(printed.join('\n')).not.toMatch(/new GUID|warning/);
+    });
+
+    it('an existing section keeps the values it has and gets the ones the VM shows today', async () => {
+      const notes = `[usb-gadget]\nimage = ${image}\nvendor_id = 0781 ; SanDisk\nserial = 4C530001230101111111`;
+      fake.addVm({ vmid: 101, config: { ostype: 'l26', smbios1: `uuid=${UUID}`, description: notes } });
+      const r = await enableVm(deps, 101, opts());
+      const after = String(fake.vmConfig(101).description);
+      // the vendor_id line stays as written (comment and spelling); product_id is the default this VM had
+      expect(after).toBe(`[usb-gadget]\nimage = ${image}\nvendor_id = 0781 ; SanDisk\nserial = 4C530001230101111111\nproduct_id = 0x8065`);
+      expect(r.guid).toBe('0781-8065-0001-230101111111');
+      expect(printed.join('\n')).not.toMatch(/new GUID/);
+    });
+
+    it('refuses a weak new serial (--serial) and changes nothing; an existing weak serial only warns', async () => {
+      const digest = fake.vmDigest(100);
+      for (const bad of ['abc12', 'my-stick-0000000001', '0000000000000000']) {
+        const err = await enableVm(deps, 100, opts({ serial: bad })).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(GadgetError);
+        expect((err as GadgetError).key).toBe('usb-gadget.serial');
+        expect((err as GadgetError).toLine()).toMatch(/refused for a new licence identity.*fix: give a serial of at least 16 characters/);
+      }
+      expect(fake.vmDigest(100)).toBe(digest);
+      fake.addVm({ vmid: 101, config: { ostype: 'l26', description: `[usb-gadget]\nimage = ${image}\nvendor_id = 0x0781\nproduct_id = 0x5571\nserial = my-stick` } });
+      const r = await enableVm(deps, 101, opts({ serial: 'my-stick' }));
+      expect(r.serial).toBe('my-stick');
+      expect(printed.join('\n')).toMatch(/warning: serial my-stick has characters other than 0-9 A-Z a-z.*keeps working.*licence must be transferred/);
+    });
+
+    it('draws again when the random source gives a degenerate serial', async () => {
+      const draws = ['0000000000000000', 'F00DFACE12345678'];
+      const r = await enableVm({ ...deps, randomSerial: () => draws.shift() ?? 'X' }, 100, opts());
+      expect(r.serial).toBe('F00DFACE12345678');
+    });
+
+    it('--new-identity gives a clone fresh ids, its own mapping line in the same slot, and says the GUID is new', async () => {
+      await enableVm(deps, 100, opts({ boot: true, vendorId: '0x0781', productId: '0x5571' }));
+      // qm clone 100 200: notes and the usb0 line come along, a new smbios1 uuid
+      const c = fake.vmConfig(100);
+      fake.addVm({ vmid: 200, config: { ostype: 'l26', machine: 'q35', smbios1: 'uuid=11111111-2222-4333-8444-555555555555', description: String(c.description), usb0: String(c.usb0), boot: String(c.boot) } });
+      printed = [];
+      const r = await enableVm({ ...deps, randomSerial: () => '0F1E2D3C4B5A6978' }, 200, opts({ newIdentity: true }));
+      const conf = fake.vmConfig(200);
+      expect(conf.usb0).toBe('mapping=usb-gadget-200');
+      expect(conf.usb1).toBeUndefined();
+      expect(String(conf.description)).toContain('vendor_id = 0x1d6b\nproduct_id = 0x80c8\nserial = 0F1E2D3C4B5A6978');
+      expect(r.guid).toBe('1D6B-80C8-0F1E-2D3C4B5A6978');
+      expect(printed).toContain('VM 200: usb0: mapping=usb-gadget-200 (was usb-gadget-100: another VM\'s stick, copied by a clone or restore)');
+      expect(printed.join('\n')).toContain('VM 200: this is a new GUID (it was 0781-5571-A1B2-C3D4E5F60718): a new GUID for unRAID');
+      expect(fake.usbMapping('usb-gadget-100')?.map).toEqual(['node=pve,id=0781:5571']);
+      expect(fake.usbMapping('usb-gadget-200')?.map).toEqual(['node=pve,id=1d6b:80c8']);
+    });
+
+    it('warns when another VM has the resulting GUID (pre-start would refuse both)', async () => {
+      await enableVm(deps, 100, opts());
+      const c = fake.vmConfig(100);
+      fake.addVm({ vmid: 201, config: { ostype: 'l26', description: String(c.description), usb0: String(c.usb0) } });
+      printed = [];
+      await enableVm(deps, 201, opts());
+      expect(printed.join('\n')).toContain('warning: VM 100 has unRAID GUID 1D6B-8064-A1B2-C3D4E5F60718 too: neither starts while both have it; run enable again with --new-identity on the copy');
+    });
+
+    it('without --new-identity a restored copy keeps its GUID and only its usbN line is repointed', async () => {
+      await enableVm(deps, 100, opts({ vendorId: '0x0781', productId: '0x5571' }));
+      const c = fake.vmConfig(100);
+      fake.addVm({ vmid: 300, config: { ostype: 'l26', smbios1: String(c.smbios1), description: String(c.description), usb0: String(c.usb0) } });
+      const r = await enableVm(deps, 300, opts());
+      expect(fake.vmConfig(300).description).toBe(c.description);
+      expect(fake.vmConfig(300).usb0).toBe('mapping=usb-gadget-300');
+      expect(r.guid).toBe('0781-5571-A1B2-C3D4E5F60718');
+    });
+  });
 });

@@ -57,6 +57,14 @@ describe('apiPassthrough', () => {
     await client.close();
   });
 
+  it('adds no second line when the VM still has the line a restore copied (another VM\'s mapping)', async () => {
+    const { p, out, spawned, client } = await setup();
+    p.attachIfMissing(200, vm({ usb0: 'mapping=usb-gadget-100' }));
+    expect(spawned).toEqual([]);
+    expect(out.join('\n')).toContain('no usbN line added: usb0 (usb-gadget-100) is there until pve-usb-gadget enable 200 repoints it');
+    await client.close();
+  });
+
   it('refuses Proxmox VE 7 (no mapping API) with the reason', async () => {
     const { p, client } = await setup({ mappingApi: false });
     const err = await p.ensure(102, '0781:5573').catch((e: unknown) => e);

@@ -11,6 +11,7 @@ describe('describeSpec', () => {
     );
     if (r.kind !== 'ok') throw new Error(JSON.stringify(r));
     expect(describeSpec(r.spec)).toEqual([
+      `unRAID GUID 0781-5571-${r.spec.serial.slice(-16, -12)}-${r.spec.serial.slice(-12)} (not pinned: serial not in the notes)`,
       'USB id 0781:5571 (vendor 0x0781, product 0x5571, bcdDevice 0x0100), speed super',
       `serial "${r.spec.serial}" (derived from the VM's smbios1 uuid)`,
       'manufacturer "pve-usb-gadget", product "Cruzer"',
@@ -24,7 +25,15 @@ describe('describeSpec', () => {
     const fromNotes = validateNotes('[usb-gadget]\nimage = /a\nserial = ABC', { vmid: 1, defaultSpeed: 'high' });
     const fromVmid = validateNotes('[usb-gadget]\nimage = /a', { vmid: 1, defaultSpeed: 'high' });
     if (fromNotes.kind !== 'ok' || fromVmid.kind !== 'ok') throw new Error('expected ok');
-    expect(describeSpec(fromNotes.spec)[1]).toBe('serial "ABC" (from the notes)');
-    expect(describeSpec(fromVmid.spec)[1]).toContain('derived from the vmid');
+    expect(describeSpec(fromNotes.spec)[2]).toBe('serial "ABC" (from the notes)');
+    expect(describeSpec(fromVmid.spec)[2]).toContain('derived from the vmid');
+  });
+
+  it('shows the unRAID GUID first, pinned or not', () => {
+    const pinned = validateNotes('[usb-gadget]\nimage = /a\nvendor_id = 0x0781\nproduct_id = 0x5571\nserial = 4C530001230101111111', { vmid: 1, defaultSpeed: 'high' });
+    const bare = validateNotes('[usb-gadget]\nimage = /a\nserial = abc12', { vmid: 100, defaultSpeed: 'high' });
+    if (pinned.kind !== 'ok' || bare.kind !== 'ok') throw new Error('expected ok');
+    expect(describeSpec(pinned.spec)[0]).toBe('unRAID GUID 0781-5571-0001-230101111111 (vendor_id, product_id and serial pinned in the notes)');
+    expect(describeSpec(bare.spec)[0]).toBe('unRAID GUID 1D6B-8064-0000-0000000ABC12 (not pinned: vendor_id, product_id not in the notes)');
   });
 });

@@ -62,6 +62,8 @@ describe('validateNotes: documented example', () => {
         serial: '4C530001230101111111',
         serialSource: 'notes',
         serialBasis: 'notes',
+        vendorIdSource: 'notes',
+        productIdSource: 'notes',
         manufacturer: 'SanDisk',
         product: 'Cruzer Fit',
         speed: 'super',

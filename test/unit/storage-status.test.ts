@@ -36,4 +36,22 @@ describe('status with volume-backed LUNs', () => {
   it('says when a volume is still being activated', () => {
     expect(describeLunVolume({ volid: 'san:vm-1-a', storage: 'san', type: 'lvm', kind: 'block', shared: true, state: 'activating' })).toBe('san:vm-1-a (LVM, shared), being activated');
   });
+
+  it('shows the unRAID GUID of each stick, in the table and in JSON', () => {
+    const r2 = mkdtempSync(join(tmpdir(), 'pvug-status-guid-'));
+    try {
+      const fs = nodeHostFs(r2);
+      const state = new StateStore(fs, '/run/pve-usb-gadget');
+      state.write({
+        version: 1, vmid: 200, phase: 'live', node: 'pve1', gadgetDir: '/sys/kernel/config/usb_gadget/pvug-200', udc: 'dummy_udc.1',
+        usbId: '0781:5571', serial: '4C530001230101111111', speed: 'super', createdAt: '2025-01-01T00:00:00.000Z', pid: 1, luns: [],
+      });
+      const list = collectStatus(fs, state);
+      expect(list[0]?.guid).toBe('0781-5571-0001-230101111111');
+      expect(JSON.parse(JSON.stringify(list))[0].guid).toBe('0781-5571-0001-230101111111');
+      expect(formatStatus(list)[0]).toContain('serial 4C530001230101111111 GUID 0781-5571-0001-230101111111 super speed');
+    } finally {
+      rmSync(r2, { recursive: true, force: true });
+    }
+  });
 });

@@ -65,7 +65,7 @@ export async function diskSection(node: PveNode, opts: DiskOptions) {
   // real pages, not a sparse file: holes would read faster than data
   await mustRun('dd', ['if=/dev/zero', `of=${image}`, 'bs=1M', `count=${imageMib}`]);
 
-  for (const speed of opts.speeds) node.addVm(vmidFor(speed), gadgetNotes({ image, ...USB, serial: 'PVUGBENCH0001', speed }));
+  for (const speed of opts.speeds) node.addVm(vmidFor(speed), gadgetNotes({ image, ...USB, serial: `PVUGBENCH0001${vmidFor(speed)}`, speed }));
 
   const samples: DiskSample[] = [];
   const backing: Transfer[] = [];

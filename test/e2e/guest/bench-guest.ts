@@ -137,7 +137,7 @@ export async function guestSection(node: PveNode, opts: GuestOptions) {
   writeSync(fd, payloadLoaderSector(plan), 0, 512, 0);
   closeSync(fd);
 
-  for (const speed of opts.speeds) node.addVm(vmidFor(speed), gadgetNotes({ image, ...USB, serial: 'PVUGBENCH0002', speed }));
+  for (const speed of opts.speeds) node.addVm(vmidFor(speed), gadgetNotes({ image, ...USB, serial: `PVUGBENCH0002${vmidFor(speed)}`, speed }));
 
   const loads: LoadSample[] = [];
   const linux: LinuxSample[] = [];

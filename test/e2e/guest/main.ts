@@ -10,6 +10,7 @@ import { apiDown, api403, concurrency, enumerationTimeout, kernelRefusal, mappin
 import { allHookOutput } from './qemu-server.js';
 import { blockVolume, rbdSysfs, sharedMigration, volumeRefusals } from './scenarios-storage.js';
 import { unraidImage } from './scenarios-images.js';
+import { identityScenarios } from './scenarios-identity.js';
 
 const groups: Record<string, ((node: PveNode) => Promise<unknown>)[]> = {
   lifecycle: [happyPath, identityAndData],
@@ -19,6 +20,7 @@ const groups: Record<string, ((node: PveNode) => Promise<unknown>)[]> = {
   soak: [concurrency],
   storage: [blockVolume, sharedMigration, volumeRefusals, rbdSysfs],
   images: [unraidImage],
+  identity: [identityScenarios],
 };
 
 async function main(): Promise<void> {
