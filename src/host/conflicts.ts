@@ -2,7 +2,7 @@ import type { HostFs } from '../apply/host-fs.js';
 import { ConflictError } from '../errors.js';
 import { CONFIGFS_GADGETS, vmidOfGadget } from '../plan/ops.js';
 import { hostUsbDevices } from './devices.js';
-import type { ImageUse } from './image-policy.js';
+import type { ImageUse } from './image-uses.js';
 
 const readId = (fs: HostFs, dir: string) => {
   const v = fs.readTextIfExists(`${dir}/idVendor`)?.trim();
