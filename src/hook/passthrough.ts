@@ -9,7 +9,7 @@ import { readTokenSecret } from '../settings/secret.js';
 import type { HookDeps } from './deps.js';
 import type { VmInfo } from './vm-source.js';
 
-/** The Proxmox side: the cluster USB mapping that passes the gadget through (FACTS.md). */
+/** The Proxmox side: the cluster USB mapping that passes the gadget through. */
 export interface Passthrough {
   /**
    * This node's entry of the VM's mapping → usbId. Needs nothing of the gadget, so pre-start runs it while
@@ -54,8 +54,25 @@ export function staleMappingWarning(name: string): string {
 /** Starts the detached helper that adds the usbN line later (see attachMapping). */
 export type AttachSpawner = (vmid: number) => void;
 
-export function detachedAttachSpawner(hookPath: string): AttachSpawner {
-  return (vmid) => spawnDetached(hookPath, [String(vmid), 'attach-mapping']);
+/** the hook's internal phase for the helper: `hook.cjs <vmid> attach-mapping` */
+export const ATTACH_PHASE = 'attach-mapping';
+
+/**
+ * How the helper is started: which script, with which arguments. Each program names itself, since the
+ * hook and the CLI take different arguments (the CLI's `up` once passed itself the hook's, which the CLI
+ * does not know; with stdio ignored that failed silently).
+ */
+export interface AttachHelper {
+  script: string;
+  args(vmid: number): string[];
+}
+
+export function hookAttachHelper(hookPath: string): AttachHelper {
+  return { script: hookPath, args: (vmid) => [String(vmid), ATTACH_PHASE] };
+}
+
+export function detachedAttachSpawner(helper: AttachHelper, spawnHelper = spawnDetached): AttachSpawner {
+  return (vmid) => spawnHelper(helper.script, helper.args(vmid));
 }
 
 export function apiPassthrough(deps: Pick<HookDeps, 'log' | 'settings'>, client: MappingClient, spawnAttach: AttachSpawner): Passthrough {
@@ -88,7 +105,7 @@ export function apiPassthrough(deps: Pick<HookDeps, 'log' | 'settings'>, client:
       if (uses.length > 0) {
         log.info(`the VM passes it through as ${uses.join(', ')}`);
       } else {
-        // The config is locked and already loaded for this start (FACTS.md): add the line afterwards.
+        // qemu-server holds the config lock and has loaded the config for this start: add the line afterwards.
         spawnAttach(vmid);
         log.warn(`the VM has no usbN line for ${name}: a helper adds it (hot-plug) once this start has finished`);
       }
