@@ -174,7 +174,3 @@ export function parseKeyValue<K extends GadgetKey>(key: K, raw: string): ParsedV
 export function isGadgetKey(key: string): key is GadgetKey {
   return (MAIN_KEYS as readonly string[]).includes(key);
 }
-
-export function isLunKey(key: string): key is LunKey {
-  return (LUN_KEYS as readonly string[]).includes(key);
-}
