@@ -8,6 +8,7 @@ import { nodeHostFs } from '../apply/host-fs.js';
 import { registerAdminCommands } from './commands-admin.js';
 import { registerImageCommands } from './commands-image.js';
 import { registerKernelModuleCommand } from './kernel-module.js';
+import { vmidArg } from './args.js';
 import { ATTACH_COMMAND, cliAttachHelper, runAttachHelper } from './attach-helper.js';
 import { cliDeps } from './context.js';
 import { collectStatus, formatStatus } from './status.js';
@@ -15,10 +16,6 @@ import { readNotesFile, validateVm } from './validate.js';
 
 const out = (lines: readonly string[]) => process.stdout.write(lines.map((l) => `${l}\n`).join(''));
 
-function vmidArg(s: string): number {
-  if (!/^[1-9][0-9]{2,8}$/.test(s)) throw new CommanderError(2, 'usage', `not a VM id: '${s}' (100..999999999)`);
-  return Number(s);
-}
 
 export interface ProgramOptions {
   /** the path this CLI runs from (process.argv[1]): `up` starts its own attach helper with it */

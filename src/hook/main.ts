@@ -1,4 +1,5 @@
 import { GadgetError } from '../errors.js';
+import { parseVmid as vmidRule } from '../values/proxmox-ids.js';
 import { detachedLogger } from '../host/syslog.js';
 import { loadSettings } from '../settings/load.js';
 import type { HookDeps, PreStartStep } from './deps.js';
@@ -12,7 +13,8 @@ import { stepTimer, type StepTimer } from './timing.js';
 const PHASES = ['pre-start', 'post-start', 'pre-stop', 'post-stop'] as const;
 
 function parseVmid(arg: string | undefined): number | undefined {
-  return arg !== undefined && /^[1-9][0-9]{2,8}$/.test(arg) ? Number(arg) : undefined;
+  const parsed = arg === undefined ? undefined : vmidRule(arg);
+  return parsed?.ok ? parsed.value : undefined;
 }
 
 /** Test-only: PVE_USB_GADGET_FAULT=<step> kills the hook with SIGKILL right after that step. */

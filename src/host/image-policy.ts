@@ -4,6 +4,7 @@ import type { Settings } from '../settings/types.js';
 import { blockDeviceBytes } from '../storage/block-device.js';
 import { judgePathInStorage, storageFoldersOf } from '../storage/path-volume.js';
 import type { StorageConfig } from '../storage/storage-config.js';
+import { isAtOrUnder, isUnder } from '../values/paths.js';
 import { hardLinkProblem } from './file-rules.js';
 import type { ImageUse, VmDisk } from './image-uses.js';
 
@@ -12,7 +13,6 @@ export type { ImageUse } from './image-uses.js';
 /** Places that hold the hypervisor's own state: never exported, whatever the allowed dirs say. */
 const DENIED = ['/etc', '/root', '/boot', '/proc', '/sys', '/run', '/usr', '/bin', '/sbin', '/lib', '/lib64', '/var/lib/pve-cluster', '/var/lib/pve-manager', '/var/lib/pve-firewall', '/var/log'];
 
-const isUnder = (p: string, dir: string) => p === dir || p.startsWith(dir.endsWith('/') ? dir : `${dir}/`);
 
 /** The facts a path is judged against besides the settings (gathered by the caller, once). */
 export interface ImageContext {
@@ -56,10 +56,11 @@ export function checkImage(fs: HostFs, settings: Settings, key: string, image: s
       return d;
     }
   });
-  if (!allowed.some((d) => isUnder(real, d) && real !== d)) {
+  // inside an allowed dir, never the dir itself
+  if (!allowed.some((d) => isUnder(real, d))) {
     deny(`not inside an allowed directory (${settings.images.allowedDirs.join(', ')})`, 'move the image into an allowed directory, or ask the admin to allow its directory in the settings ([images] allowed_dirs)');
   }
-  if (DENIED.some((d) => isUnder(real, d))) {
+  if (DENIED.some((d) => isAtOrUnder(real, d))) {
     deny('it is a system location of the hypervisor', 'use an image under an allowed images directory');
   }
   for (const m of storageFoldersOf(fs, ctx.storages, real)) {
@@ -69,7 +70,7 @@ export function checkImage(fs: HostFs, settings: Settings, key: string, image: s
   const info = fs.stat(real);
   if (info.kind === 'block') {
     if (!settings.images.allowBlockDevices) deny('block devices are not allowed', 'set [images] allow_block_devices = true for this host if intended');
-  } else if (isUnder(real, '/dev')) {
+  } else if (isAtOrUnder(real, '/dev')) {
     deny('device nodes are not images', 'use an image file');
   } else if (info.kind !== 'file') {
     deny(`it is a ${info.kind === 'directory' ? 'directory' : 'special file (FIFO, socket or device)'}, not an image`, 'point image at a regular file');

@@ -8,6 +8,7 @@
  * Paths elsewhere in the storage's directory (e.g. /var/lib/vz/usb-gadget) are not volumes.
  */
 import type { HostFs } from '../apply/host-fs.js';
+import { isUnder } from '../values/paths.js';
 import type { StorageConfig, StorageDefinition } from './storage-config.js';
 import { contentDirectories, type ContentType } from './storage-dirs.js';
 import { formatVolumeId, parseVolumeId } from './volume-id.js';
@@ -27,7 +28,6 @@ export interface PathRefusal {
   fix: string;
 }
 
-const inside = (p: string, dir: string) => p.startsWith(dir.endsWith('/') ? dir : `${dir}/`) && p !== dir;
 
 /**
  * The storage content folders `real` (a realpath) lies in. Folders are compared by their realpath, so a
@@ -44,7 +44,7 @@ export function storageFoldersOf(fs: HostFs, storages: StorageConfig, real: stri
         // a folder that does not exist holds nothing; compare with its name anyway (costs nothing)
       }
       for (const d of new Set([realDir, dir])) {
-        if (inside(real, d)) out.push({ storage, content, dir: d, rel: real.slice(d.length).replace(/^\/+/, '') });
+        if (isUnder(real, d)) out.push({ storage, content, dir: d, rel: real.slice(d.length).replace(/^\/+/, '') });
       }
     }
   }

@@ -10,10 +10,10 @@ import type { HostFs } from '../apply/host-fs.js';
 import { ImagePolicyError, errnoOf } from '../errors.js';
 import { hardLinkProblem } from '../host/file-rules.js';
 import type { ImageUse } from '../host/image-uses.js';
+import { isUnder } from '../values/paths.js';
 import { blockDeviceBytes } from './block-device.js';
 import type { VolumePlan } from './volume-rules.js';
 
-const isUnder = (p: string, dir: string) => p.startsWith(dir.endsWith('/') ? dir : `${dir}/`);
 
 export interface ResolvedPath {
   /** realpath of what PVE::Storage returned */
