@@ -6,7 +6,9 @@ import { isProxmoxApiError } from '../proxmox/errors.js';
 import { freeUsbSlot, isModernUsbGuest, usbHotplugEnabled, usbLinesForMapping } from '../proxmox/local-config.js';
 import { ensureMapping, mappingName, type MappingClient } from '../proxmox/mapping.js';
 import { readTokenSecret } from '../settings/secret.js';
-import type { HookDeps } from './deps.js';
+import type { Clock } from '../host/enumeration.js';
+import type { Settings } from '../settings/types.js';
+import type { Logger } from './log.js';
 import type { VmInfo } from './vm-source.js';
 
 /** The Proxmox side: the cluster USB mapping that passes the gadget through. */
@@ -23,7 +25,13 @@ export interface Passthrough {
 /** API failures where the gadget still goes up (with a warning) instead of aborting the start. */
 const TRANSIENT = ['unreachable', 'tls', 'server'] as const;
 
-export function createClient(deps: Pick<HookDeps, 'settings' | 'log'>): ProxmoxClient | undefined {
+/** The part of the hook's deps the passthrough uses (it never asks for HookDeps, which names it). */
+interface PassthroughDeps {
+  settings: Settings;
+  log: Logger;
+}
+
+export function createClient(deps: PassthroughDeps): ProxmoxClient | undefined {
   const api = deps.settings.api;
   if (!api) return undefined;
   const secret = readTokenSecret(deps.settings);
@@ -75,7 +83,7 @@ export function detachedAttachSpawner(helper: AttachHelper, spawnHelper = spawnD
   return (vmid) => spawnHelper(helper.script, helper.args(vmid));
 }
 
-export function apiPassthrough(deps: Pick<HookDeps, 'log' | 'settings'>, client: MappingClient, spawnAttach: AttachSpawner): Passthrough {
+export function apiPassthrough(deps: PassthroughDeps, client: MappingClient, spawnAttach: AttachSpawner): Passthrough {
   const { log, settings } = deps;
   return {
     async ensure(vmid, usbId) {
@@ -123,7 +131,7 @@ function spawnDetached(script: string, args: string[]): void {
  * The detached helper: wait until the start task has released the config lock and the VM runs, then add
  * `usbN: mapping=<name>` on a free slot (hot-plugged into the running VM by Proxmox).
  */
-export async function attachMapping(deps: Pick<HookDeps, 'log' | 'settings' | 'clock'>, vmid: number, client: ProxmoxClient, timeoutMs = 300_000): Promise<void> {
+export async function attachMapping(deps: PassthroughDeps & { clock: Clock }, vmid: number, client: ProxmoxClient, timeoutMs = 300_000): Promise<void> {
   const { log, settings, clock } = deps;
   const node = settings.node;
   const name = mappingName(vmid);

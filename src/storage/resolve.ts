@@ -13,7 +13,9 @@
 import type { HostFs } from '../apply/host-fs.js';
 import { CommandError, ImagePolicyError, type GadgetError } from '../errors.js';
 import { hardLinkProblem } from '../host/file-rules.js';
-import type { HookDeps } from '../hook/deps.js';
+import type { Exec } from '../host/exec.js';
+import type { Log } from '../ports/log.js';
+import type { Settings } from '../settings/types.js';
 import type { ImageUse } from '../host/image-uses.js';
 import type { GadgetSpec } from '../spec/types.js';
 import { deactivateVolume, activateVolume } from './pve-lib.js';
@@ -45,7 +47,13 @@ export interface LunVolume {
   rbd?: RbdDevice;
 }
 
-export type StorageDeps = Pick<HookDeps, 'fs' | 'exec' | 'settings' | 'log'>;
+/** What volume handling touches (HookDeps has all of it; the CLI's deps too). */
+export interface StorageDeps {
+  fs: HostFs;
+  exec: Exec;
+  settings: Settings;
+  log: Log;
+}
 
 export const lunImageKey = (index: number): string => (index === 0 ? 'usb-gadget.image' : `usb-gadget.lun${index}.image`);
 
