@@ -6,6 +6,7 @@ import { ProxmoxClient } from '../../src/proxmox/client.js';
 import { parseSettings } from '../../src/settings/parse.js';
 import { isAtOrUnder, isUnder } from '../../src/values/paths.js';
 import { isTokenSecret, parseApiUrl, parseTokenId, parseVmid } from '../../src/values/proxmox-ids.js';
+import { formatUsbId, normalizeUsbId, parseUsbIdNumber } from '../../src/values/usb-id.js';
 
 const SECRET = '3c9e7a1b-5d2f-4e8a-9b6c-1f0e2d3c4b5a';
 const settingsAccept = (tokenId: string, url: string) => {
@@ -56,5 +57,12 @@ describe('value rules', () => {
   it('isUnder is strictly below; isAtOrUnder includes the folder itself; neither matches a sibling prefix', () => {
     expect([isUnder('/a/b', '/a'), isUnder('/a', '/a'), isUnder('/ab', '/a'), isUnder('/a/b', '/a/')]).toEqual([true, false, false, true]);
     expect([isAtOrUnder('/a', '/a'), isAtOrUnder('/a/b', '/a'), isAtOrUnder('/ab', '/a')]).toEqual([true, true, false]);
+  });
+
+  it('USB ids: 16-bit hex, not 0, one spelling of VID:PID', () => {
+    expect(['0x0781', '781', 'FFFF', '0X1'].map((v) => parseUsbIdNumber(v))).toEqual([0x781, 0x781, 0xffff, 1].map((value) => ({ ok: true, value })));
+    expect(['0x0000', '0', '0x10000', '12345', '', 'g'].map((v) => parseUsbIdNumber(v).ok)).toEqual(Array(6).fill(false));
+    expect(formatUsbId(0x781, 0x5571)).toBe('0781:5571');
+    expect([normalizeUsbId('0x1D6B:0x0104'), normalizeUsbId('1d6b:104'), normalizeUsbId('1d6b0104')]).toEqual(['1d6b:0104', undefined, undefined]);
   });
 });
