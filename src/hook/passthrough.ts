@@ -47,8 +47,8 @@ export function createClient(deps: PassthroughDeps): ProxmoxClient | undefined {
 
 /**
  * A start from the GUI or API runs in a pvedaemon worker whose pmxcfs reads are cached: if it read the
- * mapping before this hook changed it, qemu-server resolves the old one (FACTS.md, "Proxmox VE details
- * found since"). No hook can refresh another process's cache, so say what happens and what to do.
+ * mapping before this hook changed it, qemu-server resolves the old one (PVE::Cluster keeps parsed
+ * /etc/pve files per process; the e2e qemu-server stand-in reproduces it). No hook can refresh another process's cache, so say what happens and what to do.
  */
 export function staleMappingWarning(name: string): string {
   return (
