@@ -36,6 +36,8 @@ export interface FileInfo {
   size: number;
   uid: number;
   mode: number;
+  /** hard links to the inode: a regular file with more than one has another name, anywhere on its filesystem */
+  nlink: number;
 }
 
 export function nodeHostFs(root: string): HostFs {
@@ -95,7 +97,7 @@ export function nodeHostFs(root: string): HostFs {
     stat: (p) => {
       const st = fs.statSync(real(p));
       const kind = st.isFile() ? 'file' : st.isBlockDevice() ? 'block' : st.isDirectory() ? 'directory' : 'other';
-      return { kind, size: st.size, uid: st.uid, mode: st.mode };
+      return { kind, size: st.size, uid: st.uid, mode: st.mode, nlink: st.nlink };
     },
   };
 }

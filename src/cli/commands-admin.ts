@@ -12,11 +12,9 @@ import { enableVm, type EnableOptions } from './enable.js';
 import { installedHookscript, isHookscriptVolid } from './hookscript.js';
 import { PRIVILEGE_NEEDS, privilegesTable, rolePrivileges, ROOT_ACTIONS } from './privileges.js';
 import { qmTool } from './qm.js';
+import { vmidArg } from './args.js';
 
-function vmid(s: string): number {
-  if (!/^[1-9][0-9]{2,8}$/.test(s)) throw new CommanderError(2, 'usage', `not a VM id: '${s}' (100..999999999)`);
-  return Number(s);
-}
+const vmid = vmidArg;
 
 function hookscriptOption(): Option {
   return new Option('--hookscript <volid>', 'hookscript volume (default: what install.sh installed, else local:snippets/pve-usb-gadget-hook.cjs)').argParser((v) => {

@@ -9,7 +9,7 @@ import { usbId } from '../spec/types.js';
 import { checkVmStorage, type ClusterKnown, type StorageCheckApi } from '../storage/cluster-checks.js';
 import { validateNotes } from '../spec/validate.js';
 import type { AdminApi } from './admin-deps.js';
-import type { CheckResult } from './doctor.js';
+import type { CheckResult } from './doctor-result.js';
 import { copiedLineChecks, guidCollisions, type VmIdentity } from './doctor-identity.js';
 import { errorText } from './doctor-host.js';
 import { isOurHookscript } from './hookscript.js';

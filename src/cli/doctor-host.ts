@@ -8,7 +8,7 @@ import { readTokenSecret } from '../settings/secret.js';
 import type { Settings } from '../settings/types.js';
 import { buildFix, readRecord } from '../kernel/records.js';
 import { schedulerOfModule, type Scheduler } from '../kernel/scheduler.js';
-import type { CheckResult } from './doctor.js';
+import type { CheckResult } from './doctor-result.js';
 
 export const GADGET_MODULES = ['dummy_hcd', 'libcomposite', 'usb_f_mass_storage'] as const;
 

@@ -5,7 +5,7 @@
  * what checkEnabledVms read through the API.
  */
 import { foreignGadgetLines } from '../proxmox/local-config.js';
-import type { CheckResult } from './doctor.js';
+import type { CheckResult } from './doctor-result.js';
 
 export interface VmIdentity {
   vmid: number;

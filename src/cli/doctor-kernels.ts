@@ -8,7 +8,7 @@ import type { Exec } from '../host/exec.js';
 import { listKernels, nextBootKernel, type KernelFacts } from '../kernel/kernel-facts.js';
 import { buildFix, readRecord } from '../kernel/records.js';
 import { schedulerOfModule, type Scheduler } from '../kernel/scheduler.js';
-import type { CheckResult } from './doctor.js';
+import type { CheckResult } from './doctor-result.js';
 import { moduleText } from './doctor-host.js';
 
 export async function checkKernels(fs: HostFs, exec: Exec): Promise<CheckResult[]> {

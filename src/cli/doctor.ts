@@ -10,15 +10,9 @@ import { checkEnabledVms, checkToken } from './doctor-cluster.js';
 import { checkKernels } from './doctor-kernels.js';
 import { checkConfigfs, checkHookFile, checkModules, checkNodeVersion, checkScheduler, checkSecret, errorText } from './doctor-host.js';
 import type { RootVmTool } from './qm.js';
+import type { CheckResult, CheckStatus } from './doctor-result.js';
 
-export type CheckStatus = 'ok' | 'warn' | 'fail';
-
-export interface CheckResult {
-  check: string;
-  status: CheckStatus;
-  detail: string;
-  fix?: string;
-}
+export type { CheckResult, CheckStatus } from './doctor-result.js';
 
 export interface DoctorDeps {
   fs: HostFs;

@@ -9,12 +9,14 @@
  * Running it again with the same options changes nothing.
  */
 import { GadgetError, NotesError } from '../errors.js';
+import { imageContext } from '../host/image-facts.js';
 import { checkImage } from '../host/image-policy.js';
 import { looksLikeVolumeId } from '../storage/volume-id.js';
 import { guidOfVm } from '../hook/identity-check.js';
 import { smbiosUuid } from '../hook/vm-source.js';
 import { ensureMapping, mappingName, parseMapEntry, vmidOfMapping, withNodeEntry } from '../proxmox/mapping.js';
 import { lunLocations, placement } from '../storage/placement.js';
+import { lunImageKey } from '../storage/resolve.js';
 import { readStorageConfig } from '../storage/storage-config.js';
 import { NEW_GUID_COST, unraidGuid } from '../spec/guid.js';
 import { guidWarnings } from '../spec/guid-advice.js';
@@ -94,7 +96,7 @@ export async function enableVm(deps: AdminDeps, vmid: number, opts: EnableOption
   if (result.kind === 'invalid') throw new NotesError(result.problems);
   if (result.kind !== 'ok') throw new GadgetError('the edited notes have no [usb-gadget] section', { fix: 'report this as a bug' });
   const spec = result.spec;
-  checkImages(deps, spec);
+  checkImages(deps, vmid, spec);
   const id = usbId(spec);
   const guid = unraidGuid(spec);
   const oldGuid = before.kind === 'ok' ? unraidGuid(before.spec) : undefined;
@@ -172,11 +174,13 @@ export async function enableVm(deps: AdminDeps, vmid: number, opts: EnableOption
 }
 
 /** The image policy of this node, checked now rather than at the first start. */
-function checkImages(deps: AdminDeps, spec: GadgetSpec): void {
+function checkImages(deps: AdminDeps, vmid: number, spec: GadgetSpec): void {
+  // what other sticks export now says nothing about the next start: that is pre-start's check
+  const ctx = { ...imageContext(deps.fs, deps.settings, vmid), inUse: [] };
   for (const lun of spec.luns) {
     // volume ids (storage:volume) are checked by the hook's volume rules when it activates them
     if (looksLikeVolumeId(lun.image)) continue;
-    checkImage(deps.fs, deps.settings, lun.index === 0 ? 'usb-gadget.image' : `usb-gadget.lun${lun.index}.image`, lun.image, lun.readonly, []);
+    checkImage(deps.fs, deps.settings, lunImageKey(lun.index), lun.image, lun.readonly, ctx);
   }
 }
 

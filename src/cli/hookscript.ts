@@ -28,9 +28,3 @@ export function installedHookscript(read: (path: string) => string = (p) => read
     return DEFAULT_HOOKSCRIPT;
   }
 }
-
-/** "local:snippets/x" → ["local", "x"] */
-export function splitVolid(volid: string): [string, string] {
-  const colon = volid.indexOf(':');
-  return [volid.slice(0, colon), volid.slice(volid.lastIndexOf('/') + 1)];
-}

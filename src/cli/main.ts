@@ -1,83 +1,8 @@
 #!/usr/bin/env node
-// pve-usb-gadget: the admin CLI (dist/cli.cjs).
-import { Command, CommanderError } from 'commander';
+// pve-usb-gadget: the admin CLI (dist/cli.cjs). The commands are in program.ts, importable by tests.
+import { CommanderError } from 'commander';
 import { GadgetError } from '../errors.js';
-import { postStop } from '../hook/post-stop.js';
-import { preStart } from '../hook/pre-start.js';
-import { loadSettings } from '../settings/load.js';
-import { StateStore } from '../state/record.js';
-import { nodeHostFs } from '../apply/host-fs.js';
-import { registerAdminCommands } from './commands-admin.js';
-import { registerImageCommands } from './commands-image.js';
-import { registerKernelModuleCommand } from './kernel-module.js';
-import { cliDeps } from './context.js';
-import { collectStatus, formatStatus } from './status.js';
-import { readNotesFile, validateVm } from './validate.js';
-
-const out = (lines: readonly string[]) => process.stdout.write(lines.map((l) => `${l}\n`).join(''));
-
-function vmidArg(s: string): number {
-  if (!/^[1-9][0-9]{2,8}$/.test(s)) throw new CommanderError(2, 'usage', `not a VM id: '${s}' (100..999999999)`);
-  return Number(s);
-}
-
-export function program(): Command {
-  const p = new Command('pve-usb-gadget')
-    .description('Emulated USB sticks for Proxmox VE VMs (dummy_hcd + configfs mass-storage gadget)')
-    .option('--settings <file>', 'settings file (default /etc/pve-usb-gadget/settings.ini, or $PVE_USB_GADGET_SETTINGS)')
-    .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
-
-  p.command('validate')
-    .description('check a VM\'s [usb-gadget] notes and print the resolved gadget (exit 0 valid, 1 invalid, 2 usage)')
-    .argument('[vmid]', 'VM whose notes to check (read through the API, or the local config)')
-    .option('--notes-file <file>', 'check notes from a file instead of a VM')
-    .option('--vmid <vmid>', 'VM id to resolve defaults with, for --notes-file', '100')
-    .action(async (vmid: string | undefined, o: { notesFile?: string; vmid: string }) => {
-      const g = p.opts<{ settings?: string }>();
-      if (!vmid === !o.notesFile) throw new CommanderError(2, 'usage', 'give either <vmid> or --notes-file FILE');
-      let result;
-      if (o.notesFile) {
-        const settings = loadSettings({ path: g.settings });
-        result = validateVm({ description: readNotesFile(o.notesFile) }, vmidArg(o.vmid), settings);
-      } else {
-        const deps = cliDeps({ settings: g.settings, api: true });
-        const id = vmidArg(vmid as string);
-        result = validateVm(await deps.vms.read(id), id, deps.settings);
-      }
-      out(result.lines);
-      process.exitCode = result.code;
-    });
-
-  p.command('status')
-    .description('every emulated stick on this host: VM, UDC, bus-port, ids, serial, speed, enumeration, host isolation, images')
-    .option('--json', 'machine-readable output')
-    .action((o: { json?: boolean }) => {
-      const settings = loadSettings({ path: p.opts<{ settings?: string }>().settings });
-      const fs = nodeHostFs(settings.paths.root);
-      const list = collectStatus(fs, new StateStore(fs, settings.paths.stateDir));
-      out(o.json ? [JSON.stringify(list, null, 2)] : formatStatus(list));
-    });
-
-  p.command('up')
-    .description('run the pre-start logic by hand: build and enumerate the VM\'s stick without starting the VM')
-    .argument('<vmid>')
-    .action(async (vmid: string) => {
-      const deps = cliDeps({ settings: p.opts<{ settings?: string }>().settings, api: true, hookPath: process.argv[1] });
-      await preStart(deps, vmidArg(vmid));
-    });
-
-  p.command('down')
-    .description('run the post-stop logic by hand: remove the VM\'s stick (idempotent)')
-    .argument('<vmid>')
-    .action(async (vmid: string) => {
-      await postStop(cliDeps({ settings: p.opts<{ settings?: string }>().settings }), vmidArg(vmid));
-    });
-  registerAdminCommands(p);
-  registerImageCommands(p);
-  registerKernelModuleCommand(p);
-  return p;
-}
+import { program } from './program.js';
 
 export async function runCli(argv: readonly string[]): Promise<number> {
   try {

@@ -7,7 +7,7 @@
  * are Markdown) and separated by one blank line, so removing it gives back the notes as they were.
  * Pure functions.
  */
-import { GADGET_SECTION } from '../notes/extract.js';
+import { FENCE, GADGET_SECTION, findGadgetBlock, isFenceLine as isFence } from '../notes/extract.js';
 import { parseSectionHeader, parseValue, trimBlanks } from '../notes/ini-lines.js';
 
 interface Block {
@@ -19,25 +19,18 @@ interface Block {
   mainEnd: number;
 }
 
-const FENCE = '```';
-
 /** notes.split('\n'), each line with its CR (if any) still on it */
 function lines(notes: string): string[] {
   return notes.split('\n');
 }
 
 const bare = (line: string) => (line.endsWith('\r') ? line.slice(0, -1) : line);
-const isFence = (line: string) => trimBlanks(bare(line)).startsWith(FENCE);
 const isBlank = (line: string) => trimBlanks(bare(line)) === '';
 
 function findBlock(ls: readonly string[]): Block | undefined {
-  const start = ls.findIndex((l) => {
-    const name = parseSectionHeader(bare(l));
-    return typeof name === 'string' && name.toLowerCase() === GADGET_SECTION;
-  });
-  if (start < 0) return undefined;
-  let end = start + 1;
-  while (end < ls.length && !isFence(ls[end] ?? '')) end++;
+  const found = findGadgetBlock(ls);
+  if (!found) return undefined;
+  const { start, end } = found;
   let mainEnd = start + 1;
   while (mainEnd < end && parseSectionHeader(bare(ls[mainEnd] ?? '')) === undefined) mainEnd++;
   return { start, end, mainEnd };

@@ -6,6 +6,7 @@
  */
 import { CommandError } from '../errors.js';
 import type { Exec } from '../host/exec.js';
+import { parseOptionLine } from '../proxmox/local-config.js';
 
 export interface RootVmTool {
   /** `qm config <vmid>`: options as strings (pending values applied, like the API's default) */
@@ -16,11 +17,12 @@ export interface RootVmTool {
 
 const OPTION = /^[a-z][a-z0-9_-]*$/;
 
+/** `qm config` output: option lines (the config file's grammar, local-config.ts); the first of a key wins. */
 export function parseQmConfig(text: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const line of text.split('\n')) {
-    const m = /^([a-z][a-z0-9_-]*): (.*)$/.exec(line);
-    if (m?.[1] !== undefined && m[2] !== undefined && !Object.prototype.hasOwnProperty.call(out, m[1])) out[m[1]] = m[2];
+    const opt = parseOptionLine(line);
+    if (opt && !Object.prototype.hasOwnProperty.call(out, opt.key)) out[opt.key] = opt.value;
   }
   return out;
 }

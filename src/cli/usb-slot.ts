@@ -13,6 +13,7 @@ import {
   OLD_MAX_USB_DEVICES,
   usbLinesForMapping,
 } from '../proxmox/local-config.js';
+import { DRIVE_BUSES, isCdromDrive as isCdrom } from '../proxmox/drives.js';
 
 type Config = Readonly<Record<string, string | number | undefined>>;
 
@@ -36,12 +37,7 @@ export function chooseUsbSlot(config: Config, mapping: string, pveMajor = 8, vmi
   return { kind: 'full', max: modern ? MAX_USB_DEVICES : OLD_MAX_USB_DEVICES, modern };
 }
 
-const DRIVE_BUSES: readonly [string, number][] = [['ide', 4], ['sata', 6], ['scsi', 31], ['virtio', 16]];
 const MAX_NETS = 32;
-
-function isCdrom(key: string, value: string): boolean {
-  return key === 'cdrom' || value.split(',').some((p) => p.trim() === 'media=cdrom');
-}
 
 function firstDisk(config: Config): string | undefined {
   for (const [bus, count] of DRIVE_BUSES) {

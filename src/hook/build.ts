@@ -1,7 +1,7 @@
 import { applyOp, applyPlan, kernelError } from '../apply/apply-plan.js';
-import { assertUsbIdFree, exportedImages } from '../host/conflicts.js';
+import { assertUsbIdFree } from '../host/conflicts.js';
+import { imageContext, volumeUses } from '../host/image-facts.js';
 import { checkImage } from '../host/image-policy.js';
-import { runningVmDisks } from '../host/vm-disks.js';
 import { ensureModules } from '../host/modules.js';
 import { addIgnoreQuirk, ignoreEntry } from '../host/quirks.js';
 import { UdcAllocator } from '../host/udc.js';
@@ -19,13 +19,11 @@ import type { HookDeps } from './deps.js';
  * host lock (another VM may have started exporting the same image meanwhile).
  */
 export function resolveImages(deps: HookDeps, vmid: number, spec: GadgetSpec, vmConfig?: Readonly<Record<string, string>>): GadgetSpec {
-  const inUse = [...exportedImages(deps.fs, gadgetName(vmid)), ...runningVmDisks(deps.fs, deps.settings.paths.pveConfigDir, vmid)];
+  const ctx = imageContext(deps.fs, deps.settings, vmid, vmConfig);
   // volume ids (storage:volume) are checked here and resolved once activated (buildLocked)
   planVolumes(deps, vmid, spec, vmConfig);
   const luns = spec.luns.map((lun) =>
-    looksLikeVolumeId(lun.image)
-      ? lun
-      : { ...lun, image: checkImage(deps.fs, deps.settings, lunImageKey(lun.index), lun.image, lun.readonly, inUse) },
+    looksLikeVolumeId(lun.image) ? lun : { ...lun, image: checkImage(deps.fs, deps.settings, lunImageKey(lun.index), lun.image, lun.readonly, ctx) },
   );
   return { ...spec, luns };
 }
@@ -68,7 +66,7 @@ export async function buildLocked(deps: HookDeps, vmid: number, spec: GadgetSpec
   deps.checkpoint('recorded');
 
   // volumes are activated (LVM) or mapped (RBD) with the record kept current, so failures and kills are undone
-  const inUse = [...exportedImages(fs, gadgetName(vmid)), ...runningVmDisks(fs, settings.paths.pveConfigDir, vmid)];
+  const inUse = volumeUses(imageContext(fs, settings, vmid, vmConfig));
   const resolved = await activateVolumes(deps, checked, plans, inUse, (volumes) => {
     record.luns = record.luns.map((l) => (volumes.has(l.index) ? { ...l, volume: volumes.get(l.index) } : l));
     state.write(record);

@@ -7,7 +7,7 @@ import type { Settings } from '../settings/types.js';
 import { StateStore } from '../state/record.js';
 import type { HookDeps, PreStartStep } from './deps.js';
 import type { Logger } from './log.js';
-import { apiPassthrough, createClient, detachedAttachSpawner } from './passthrough.js';
+import { apiPassthrough, createClient, detachedAttachSpawner, type AttachHelper } from './passthrough.js';
 import { createVmSource } from './vm-source-impl.js';
 
 /** How long a run waits for another run's host lock (pre-start of another VM, a CLI `up`). */
@@ -29,16 +29,16 @@ export function hostDeps(settings: Settings, log: Logger, checkpoint: (step: Pre
 }
 
 /**
- * Adds the API side: the passthrough (mapping + usbN line) whose detached helper is `hookPath
- * attach-mapping`, and with `vmConfig: 'api'` the VM configs from the API (the CLI: a stopped VM's
+ * Adds the API side: the passthrough (mapping + usbN line) whose detached helper is `helper` (the hook's
+ * or the CLI's own attach-mapping), and with `vmConfig: 'api'` the VM configs from the API (the CLI: a stopped VM's
  * pending changes are applied only when it starts). The hook's pre-start passes 'file': qemu-server has
  * applied pending changes and reloaded the config before it runs the hook (vm_start_nolock), so the file
  * is what this start uses, and no API request stands in front of the build. Without an [api] section the
  * deps stay local-only.
  */
-export function withApi(deps: HookDeps, hookPath: string | undefined, opts: { vmConfig: 'api' | 'file' }): HookDeps {
+export function withApi(deps: HookDeps, helper: AttachHelper | undefined, opts: { vmConfig: 'api' | 'file' }): HookDeps {
   const client = createClient(deps);
   if (opts.vmConfig === 'api') deps.vms = createVmSource(deps, client);
-  if (client && hookPath) deps.passthrough = apiPassthrough(deps, client, detachedAttachSpawner(hookPath));
+  if (client && helper) deps.passthrough = apiPassthrough(deps, client, detachedAttachSpawner(helper));
   return deps;
 }

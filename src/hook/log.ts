@@ -1,4 +1,5 @@
 import type { SyslogWriter } from '../host/syslog.js';
+import type { Log } from '../ports/log.js';
 
 /**
  * Hook output. stdout/stderr land in the Proxmox task log; the same lines go to syslog in one `logger`
@@ -6,10 +7,7 @@ import type { SyslogWriter } from '../host/syslog.js';
  * Secrets registered with `redact` are masked in every line, as a second line of defence: by design
  * no secret is ever formatted into a message.
  */
-export interface Logger {
-  info(msg: string): void;
-  warn(msg: string): void;
-  error(msg: string): void;
+export interface Logger extends Log {
   redact(secret: string): void;
   lines(): readonly string[];
 }

@@ -1,20 +1,20 @@
 import { GadgetError } from '../errors.js';
+import { parseVmid as vmidRule } from '../values/proxmox-ids.js';
 import { detachedLogger } from '../host/syslog.js';
 import { loadSettings } from '../settings/load.js';
 import type { HookDeps, PreStartStep } from './deps.js';
 import { hostDeps, withApi } from './host-deps.js';
 import { createLogger, flushToSyslog, type Logger } from './log.js';
-import { attachMapping, createClient } from './passthrough.js';
+import { ATTACH_PHASE, attachMapping, createClient, hookAttachHelper } from './passthrough.js';
 import { postStop } from './post-stop.js';
 import { preStart } from './pre-start.js';
 import { stepTimer, type StepTimer } from './timing.js';
 
 const PHASES = ['pre-start', 'post-start', 'pre-stop', 'post-stop'] as const;
-/** internal phase: the detached helper that adds the usbN line once the start has finished */
-export const ATTACH_PHASE = 'attach-mapping';
 
 function parseVmid(arg: string | undefined): number | undefined {
-  return arg !== undefined && /^[1-9][0-9]{2,8}$/.test(arg) ? Number(arg) : undefined;
+  const parsed = arg === undefined ? undefined : vmidRule(arg);
+  return parsed?.ok ? parsed.value : undefined;
 }
 
 /** Test-only: PVE_USB_GADGET_FAULT=<step> kills the hook with SIGKILL right after that step. */
@@ -52,7 +52,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     switch (phase) {
       case 'pre-start': {
         // the API is needed only here and in the attach helper: post-stop must work without it
-        await preStart(withApi(deps, process.argv[1] ?? 'hook.cjs', { vmConfig: 'file' }), vmid);
+        await preStart(withApi(deps, hookAttachHelper(process.argv[1] ?? 'hook.cjs'), { vmConfig: 'file' }), vmid);
         break;
       }
       case 'post-stop':

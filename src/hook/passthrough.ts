@@ -6,10 +6,12 @@ import { isProxmoxApiError } from '../proxmox/errors.js';
 import { foreignGadgetLines, freeUsbSlot, isModernUsbGuest, usbHotplugEnabled, usbLinesForMapping } from '../proxmox/local-config.js';
 import { ensureMapping, mappingName, type MappingClient } from '../proxmox/mapping.js';
 import { readTokenSecret } from '../settings/secret.js';
-import type { HookDeps } from './deps.js';
+import type { Clock } from '../host/enumeration.js';
+import type { Settings } from '../settings/types.js';
+import type { Logger } from './log.js';
 import type { VmInfo } from './vm-source.js';
 
-/** The Proxmox side: the cluster USB mapping that passes the gadget through (FACTS.md). */
+/** The Proxmox side: the cluster USB mapping that passes the gadget through. */
 export interface Passthrough {
   /**
    * This node's entry of the VM's mapping → usbId. Needs nothing of the gadget, so pre-start runs it while
@@ -23,7 +25,13 @@ export interface Passthrough {
 /** API failures where the gadget still goes up (with a warning) instead of aborting the start. */
 const TRANSIENT = ['unreachable', 'tls', 'server'] as const;
 
-export function createClient(deps: Pick<HookDeps, 'settings' | 'log'>): ProxmoxClient | undefined {
+/** The part of the hook's deps the passthrough uses (it never asks for HookDeps, which names it). */
+interface PassthroughDeps {
+  settings: Settings;
+  log: Logger;
+}
+
+export function createClient(deps: PassthroughDeps): ProxmoxClient | undefined {
   const api = deps.settings.api;
   if (!api) return undefined;
   const secret = readTokenSecret(deps.settings);
@@ -39,8 +47,8 @@ export function createClient(deps: Pick<HookDeps, 'settings' | 'log'>): ProxmoxC
 
 /**
  * A start from the GUI or API runs in a pvedaemon worker whose pmxcfs reads are cached: if it read the
- * mapping before this hook changed it, qemu-server resolves the old one (FACTS.md, "Proxmox VE details
- * found since"). No hook can refresh another process's cache, so say what happens and what to do.
+ * mapping before this hook changed it, qemu-server resolves the old one (PVE::Cluster keeps parsed
+ * /etc/pve files per process; the e2e qemu-server stand-in reproduces it). No hook can refresh another process's cache, so say what happens and what to do.
  */
 export function staleMappingWarning(name: string): string {
   return (
@@ -54,11 +62,28 @@ export function staleMappingWarning(name: string): string {
 /** Starts the detached helper that adds the usbN line later (see attachMapping). */
 export type AttachSpawner = (vmid: number) => void;
 
-export function detachedAttachSpawner(hookPath: string): AttachSpawner {
-  return (vmid) => spawnDetached(hookPath, [String(vmid), 'attach-mapping']);
+/** the hook's internal phase for the helper: `hook.cjs <vmid> attach-mapping` */
+export const ATTACH_PHASE = 'attach-mapping';
+
+/**
+ * How the helper is started: which script, with which arguments. Each program names itself, since the
+ * hook and the CLI take different arguments (the CLI's `up` once passed itself the hook's, which the CLI
+ * does not know; with stdio ignored that failed silently).
+ */
+export interface AttachHelper {
+  script: string;
+  args(vmid: number): string[];
 }
 
-export function apiPassthrough(deps: Pick<HookDeps, 'log' | 'settings'>, client: MappingClient, spawnAttach: AttachSpawner): Passthrough {
+export function hookAttachHelper(hookPath: string): AttachHelper {
+  return { script: hookPath, args: (vmid) => [String(vmid), ATTACH_PHASE] };
+}
+
+export function detachedAttachSpawner(helper: AttachHelper, spawnHelper = spawnDetached): AttachSpawner {
+  return (vmid) => spawnHelper(helper.script, helper.args(vmid));
+}
+
+export function apiPassthrough(deps: PassthroughDeps, client: MappingClient, spawnAttach: AttachSpawner): Passthrough {
   const { log, settings } = deps;
   return {
     async ensure(vmid, usbId) {
@@ -93,7 +118,7 @@ export function apiPassthrough(deps: Pick<HookDeps, 'log' | 'settings'>, client:
         // for the same stick would be a second usb-host device for one VID:PID
         log.info(`no usbN line added: ${copied.map((c) => `${c.key} (${c.mapping})`).join(', ')} is there until pve-usb-gadget enable ${vmid} repoints it`);
       } else {
-        // The config is locked and already loaded for this start (FACTS.md): add the line afterwards.
+        // qemu-server holds the config lock and has loaded the config for this start: add the line afterwards.
         spawnAttach(vmid);
         log.warn(`the VM has no usbN line for ${name}: a helper adds it (hot-plug) once this start has finished`);
       }
@@ -111,7 +136,7 @@ function spawnDetached(script: string, args: string[]): void {
  * The detached helper: wait until the start task has released the config lock and the VM runs, then add
  * `usbN: mapping=<name>` on a free slot (hot-plugged into the running VM by Proxmox).
  */
-export async function attachMapping(deps: Pick<HookDeps, 'log' | 'settings' | 'clock'>, vmid: number, client: ProxmoxClient, timeoutMs = 300_000): Promise<void> {
+export async function attachMapping(deps: PassthroughDeps & { clock: Clock }, vmid: number, client: ProxmoxClient, timeoutMs = 300_000): Promise<void> {
   const { log, settings, clock } = deps;
   const node = settings.node;
   const name = mappingName(vmid);

@@ -1,15 +1,15 @@
 import type { HostFs } from '../apply/host-fs.js';
 import { ConflictError } from '../errors.js';
 import { CONFIGFS_GADGETS, vmidOfGadget } from '../plan/ops.js';
+import { formatUsbId } from '../values/usb-id.js';
 import { hostUsbDevices } from './devices.js';
-import type { ImageUse } from './image-policy.js';
+import type { ImageUse } from './image-uses.js';
 
 const readId = (fs: HostFs, dir: string) => {
   const v = fs.readTextIfExists(`${dir}/idVendor`)?.trim();
   const p = fs.readTextIfExists(`${dir}/idProduct`)?.trim();
   if (!v || !p) return undefined;
-  const hex = (s: string) => Number.parseInt(s, 16).toString(16).padStart(4, '0');
-  return `${hex(v)}:${hex(p)}`;
+  return formatUsbId(Number.parseInt(v, 16), Number.parseInt(p, 16));
 };
 
 const who = (gadget: string) => {

@@ -2,33 +2,40 @@ import type { HostFs } from '../apply/host-fs.js';
 import { ImagePolicyError, errnoOf } from '../errors.js';
 import type { Settings } from '../settings/types.js';
 import { blockDeviceBytes } from '../storage/block-device.js';
+import { judgePathInStorage, storageFoldersOf } from '../storage/path-volume.js';
+import type { StorageConfig } from '../storage/storage-config.js';
+import { isAtOrUnder, isUnder } from '../values/paths.js';
+import { hardLinkProblem } from './file-rules.js';
+import type { ImageUse, VmDisk } from './image-uses.js';
+
+export type { ImageUse } from './image-uses.js';
 
 /** Places that hold the hypervisor's own state: never exported, whatever the allowed dirs say. */
 const DENIED = ['/etc', '/root', '/boot', '/proc', '/sys', '/run', '/usr', '/bin', '/sbin', '/lib', '/lib64', '/var/lib/pve-cluster', '/var/lib/pve-manager', '/var/lib/pve-firewall', '/var/log'];
 
-const isUnder = (p: string, dir: string) => p === dir || p.startsWith(dir.endsWith('/') ? dir : `${dir}/`);
 
-export interface ImageUse {
-  /** realpath of the image */
-  image: string;
-  readonly: boolean;
-  /** who uses it, e.g. "VM 101" or "gadget foo" */
-  by: string;
+/** The facts a path is judged against besides the settings (gathered by the caller, once). */
+export interface ImageContext {
+  /** the VM whose notes name the image */
+  vmid: number;
+  /** this node's name (a storage disabled here is judged as such) */
+  node: string;
+  /** storage.cfg: a path inside a storage's content folder is judged as that storage's volume */
+  storages: StorageConfig;
+  /** the drives of every VM config (vm-disks.ts), this VM's own included */
+  vmDisks: readonly VmDisk[];
+  /** images other gadgets (or this stick's other LUNs) export */
+  inUse: readonly ImageUse[];
+  /** this VM's config options, for the volume rules' own-disk check */
+  vmConfig?: Readonly<Record<string, string>>;
 }
 
 /**
  * Decide whether a notes `image` may be exported, and return its realpath. Notes are written by users
  * who are not root, so the path is resolved first (symlinks, `..`) and only then compared with the
- * directories the admin allowed. Every refusal names the rule.
+ * directories the admin allowed. Every refusal names the rule. Pure but for reading the filesystem.
  */
-export function checkImage(
-  fs: HostFs,
-  settings: Settings,
-  key: string,
-  image: string,
-  readonly: boolean,
-  inUse: readonly ImageUse[],
-): string {
+export function checkImage(fs: HostFs, settings: Settings, key: string, image: string, readonly: boolean, ctx: ImageContext): string {
   let real: string;
   try {
     real = fs.realpath(image);
@@ -39,7 +46,7 @@ export function checkImage(
       { key, path: image, errno, fix: 'create it (pve-usb-gadget image create) or fix the path in the notes' },
     );
   }
-  const deny = (rule: string, fix: string) => {
+  const deny = (rule: string, fix: string): never => {
     throw new ImagePolicyError(`image ${image}${real !== image ? ` (-> ${real})` : ''} refused: ${rule}`, { key, path: real, fix });
   };
   const allowed = settings.images.allowedDirs.map((d) => {
@@ -49,24 +56,38 @@ export function checkImage(
       return d;
     }
   });
-  if (!allowed.some((d) => isUnder(real, d) && real !== d)) {
+  // inside an allowed dir, never the dir itself
+  if (!allowed.some((d) => isUnder(real, d))) {
     deny(`not inside an allowed directory (${settings.images.allowedDirs.join(', ')})`, 'move the image into an allowed directory, or ask the admin to allow its directory in the settings ([images] allowed_dirs)');
   }
-  if (DENIED.some((d) => isUnder(real, d))) {
+  if (DENIED.some((d) => isAtOrUnder(real, d))) {
     deny('it is a system location of the hypervisor', 'use an image under an allowed images directory');
+  }
+  for (const m of storageFoldersOf(fs, ctx.storages, real)) {
+    const refusal = judgePathInStorage(m, { key, vmid: ctx.vmid, readonly, node: ctx.node, storages: ctx.storages, vmConfig: ctx.vmConfig });
+    if (refusal) deny(refusal.why, refusal.fix);
   }
   const info = fs.stat(real);
   if (info.kind === 'block') {
     if (!settings.images.allowBlockDevices) deny('block devices are not allowed', 'set [images] allow_block_devices = true for this host if intended');
-  } else if (isUnder(real, '/dev')) {
+  } else if (isAtOrUnder(real, '/dev')) {
     deny('device nodes are not images', 'use an image file');
   } else if (info.kind !== 'file') {
     deny(`it is a ${info.kind === 'directory' ? 'directory' : 'special file (FIFO, socket or device)'}, not an image`, 'point image at a regular file');
   }
+  const linked = hardLinkProblem(info);
+  if (linked) deny(linked.why, linked.fix);
   // stat reports 0 bytes for block devices: their size is in sysfs
   const size = info.kind === 'block' ? (blockDeviceBytes(fs, real) ?? 0) : info.size;
   if (size < 512) deny(`it is ${size} bytes; an image needs at least one 512-byte block`, 'create the image with pve-usb-gadget image create');
-  for (const use of inUse) {
+  for (const disk of ctx.vmDisks) {
+    if (disk.image !== real || (disk.cdrom && readonly)) continue;
+    deny(
+      `it is ${disk.vmid === ctx.vmid ? "this VM's" : `VM ${disk.vmid}'s`} ${disk.cdrom ? 'CD drive' : 'disk'} ${disk.key} (its config names it, running or not): QEMU and the USB stick would both use it${disk.cdrom ? ', and the stick would write it' : ''}`,
+      disk.cdrom ? 'export it read-only (readonly = true or cdrom = true)' : 'give the USB stick an image of its own',
+    );
+  }
+  for (const use of ctx.inUse) {
     if (use.image !== real) continue;
     if (!readonly || !use.readonly) {
       deny(`it is already exported by ${use.by}${use.readonly ? ' read-only' : ' read-write'}`, 'give each VM its own image, or export it read-only everywhere');

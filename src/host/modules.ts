@@ -80,12 +80,3 @@ export async function unloadIfIdle(fs: HostFs, exec: Exec, settings: Settings): 
   }
   return unloaded;
 }
-
-export function assertModulesPresent(fs: HostFs): void {
-  if (!fs.exists('/sys/class/udc')) {
-    throw new CommandError('no USB device controller class in sysfs (/sys/class/udc)', {
-      path: '/sys/class/udc',
-      fix: 'load dummy_hcd (pve-usb-gadget doctor tells how)',
-    });
-  }
-}

@@ -1,73 +1,66 @@
 import type { HostFs } from '../apply/host-fs.js';
+import { driveVolume, isCdromDrive, isDriveKey } from '../proxmox/drives.js';
 import { parseLocalVmConfig } from '../proxmox/local-config.js';
-import type { ImageUse } from './image-policy.js';
+import type { StorageConfig } from '../storage/storage-config.js';
+import { volumeFile } from '../storage/storage-dirs.js';
+import type { ImageUse, VmDisk } from './image-uses.js';
 
-const QEMU_RUN_DIR = '/var/run/qemu-server';
-const STORAGE_CFG = '/etc/pve/storage.cfg';
-const DISK_KEY = /^(ide|sata|scsi|virtio)\d+$|^(efidisk|tpmstate)0$/;
-/** storage types whose volumes are files below `path` (PVE::Storage::Plugin layout) */
-const FILE_STORAGES = new Set(['dir', 'nfs', 'cifs', 'cephfs', 'glusterfs', 'btrfs']);
+/** pmxcfs keeps every node's VM configs here; /etc/pve/qemu-server is a link to this node's folder. */
+const NODES_DIR = '/etc/pve/nodes';
 
-/** storage id → path, for the file-based storages in /etc/pve/storage.cfg */
-export function fileStoragePaths(storageCfg: string): Map<string, string> {
-  const paths = new Map<string, string>();
-  let current: string | undefined;
-  for (const line of storageCfg.split('\n')) {
-    const head = /^(\w+):\s*(\S+)\s*$/.exec(line);
-    if (head) {
-      current = FILE_STORAGES.has(head[1] ?? '') ? head[2] : undefined;
-      continue;
+/** The file a drive option points at, when that can be known without running pvesm (the hook is on the start path). */
+export function diskPath(value: string, storages: StorageConfig): string | undefined {
+  const volume = driveVolume(value);
+  if (volume === undefined) return undefined;
+  return volume.startsWith('/') ? volume : volumeFile(storages, volume);
+}
+
+/** The folders holding VM configs: this node's, then every node's (pmxcfs), each VM once. */
+export function vmConfigFiles(fs: HostFs, pveConfigDir: string): { vmid: number; file: string }[] {
+  const dirs = [pveConfigDir, ...fs.list(NODES_DIR).map((n) => `${NODES_DIR}/${n}/qemu-server`)];
+  const seen = new Set<number>();
+  const out: { vmid: number; file: string }[] = [];
+  for (const dir of dirs) {
+    for (const name of fs.list(dir)) {
+      const vmid = Number(/^([1-9]\d*)\.conf$/.exec(name)?.[1]);
+      if (!vmid || seen.has(vmid)) continue;
+      seen.add(vmid);
+      out.push({ vmid, file: `${dir}/${name}` });
     }
-    const path = /^\s+path\s+(\S+)\s*$/.exec(line);
-    if (current && path?.[1]) paths.set(current, path[1]);
   }
-  return paths;
-}
-
-/** The file a disk option points at, when that can be known without running pvesm (the hook is on the start path). */
-export function diskPath(value: string, storages: ReadonlyMap<string, string>): string | undefined {
-  const volume = value.split(',')[0]?.trim() ?? '';
-  if (volume.startsWith('/')) return volume;
-  const m = /^([a-zA-Z][\w.-]*):(.+)$/.exec(volume);
-  if (!m?.[1] || !m[2]) return undefined;
-  const base = storages.get(m[1]);
-  if (!base) return undefined;
-  const vol = m[2];
-  if (/^\d+\/[^/]+$/.test(vol)) return `${base}/images/${vol}`;
-  if (/^iso\/[^/]+$/.test(vol)) return `${base}/template/${vol}`;
-  return undefined;
-}
-
-function isRunning(fs: HostFs, vmid: number): boolean {
-  const pid = fs.readTextIfExists(`${QEMU_RUN_DIR}/${vmid}.pid`)?.trim();
-  return !!pid && /^\d+$/.test(pid) && fs.exists(`/proc/${pid}`);
+  return out;
 }
 
 /**
- * Disks of the running VMs on this node (absolute paths and file-storage volumes), as ImageUse entries:
- * an image a running VM has as a disk is in use read-write, whatever the other VM's notes say.
+ * The disks every VM config names, running or not, this VM's own included: a file that is a VM's disk
+ * is that VM's, whatever any notes say (QEMU writes it whenever the VM runs, and a stopped VM's disk
+ * handed to another VM is another tenant's data). Drives whose file cannot be known without pvesm
+ * (LVM, ZFS, RBD volumes) are left out: notes can name those only as volume ids, whose rules check
+ * ownership themselves.
  */
-export function runningVmDisks(fs: HostFs, pveConfigDir: string, exceptVmid: number): ImageUse[] {
-  const storages = fileStoragePaths(fs.readTextIfExists(STORAGE_CFG) ?? '');
-  const uses: ImageUse[] = [];
-  for (const name of fs.list(pveConfigDir)) {
-    const vmid = Number(/^([1-9]\d*)\.conf$/.exec(name)?.[1]);
-    if (!vmid || vmid === exceptVmid || !isRunning(fs, vmid)) continue;
-    const text = fs.readTextIfExists(`${pveConfigDir}/${name}`);
+export function vmConfigDisks(fs: HostFs, storages: StorageConfig, pveConfigDir: string): VmDisk[] {
+  const disks: VmDisk[] = [];
+  for (const { vmid, file } of vmConfigFiles(fs, pveConfigDir)) {
+    const text = fs.readTextIfExists(file);
     if (!text) continue;
     for (const [key, value] of Object.entries(parseLocalVmConfig(text).options)) {
-      if (!DISK_KEY.test(key)) continue;
+      if (!isDriveKey(key)) continue;
       const path = diskPath(value, storages);
       if (!path) continue;
-      let image = path;
+      let image: string;
       try {
         image = fs.realpath(path);
       } catch {
         // a missing disk file cannot be one of our images
         continue;
       }
-      uses.push({ image, readonly: false, by: `VM ${vmid} (as its disk ${key})` });
+      disks.push({ vmid, key, image, cdrom: isCdromDrive(key, value) });
     }
   }
-  return uses;
+  return disks;
+}
+
+/** VM disks as uses of their image: read-write, but for CD drives (a read-only LUN may share an ISO). */
+export function diskUses(disks: readonly VmDisk[]): ImageUse[] {
+  return disks.map((d) => ({ image: d.image, readonly: d.cdrom, by: `VM ${d.vmid} (as its ${d.cdrom ? 'CD drive' : 'disk'} ${d.key})` }));
 }

@@ -27,16 +27,33 @@ export interface ExtractedConfig {
   firstLine: number;
 }
 
+export const FENCE = '```';
+
+/** a line without the CR of a CRLF line end */
+const bare = (line: string) => (line.endsWith('\r') ? line.slice(0, -1) : line);
+
+export const isFenceLine = (line: string): boolean => trimBlanks(bare(line)).startsWith(FENCE);
+
 function isGadgetHeader(line: string): boolean {
-  const name = parseSectionHeader(line);
+  const name = parseSectionHeader(bare(line));
   return typeof name === 'string' && name.toLowerCase() === GADGET_SECTION;
+}
+
+/**
+ * Where the block is in the notes' lines (with or without their CRs): the index of the `[usb-gadget]`
+ * line and of the closing fence (or lines.length). The one finder, for reading and for editing the notes.
+ */
+export function findGadgetBlock(lines: readonly string[]): { start: number; end: number } | undefined {
+  const start = lines.findIndex(isGadgetHeader);
+  if (start < 0) return undefined;
+  let end = start + 1;
+  while (end < lines.length && !isFenceLine(lines[end] ?? '')) end++;
+  return { start, end };
 }
 
 export function extractGadgetConfig(notes: string): ExtractedConfig | undefined {
   const lines = splitLines(notes);
-  const start = lines.findIndex(isGadgetHeader);
-  if (start < 0) return undefined;
-  let end = start + 1;
-  while (end < lines.length && !trimBlanks(lines[end] ?? '').startsWith('```')) end++;
-  return { text: lines.slice(start, end).join('\n'), firstLine: start + 1 };
+  const block = findGadgetBlock(lines);
+  if (!block) return undefined;
+  return { text: lines.slice(block.start, block.end).join('\n'), firstLine: block.start + 1 };
 }

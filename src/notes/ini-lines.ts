@@ -1,7 +1,8 @@
 /**
  * A small strict ini line parser, used for the VM notes and for the host settings file.
  *
- * Why not the `ini` package (v5, a project dependency)? Checked against hostile notes, it:
+ * Why not the `ini` package (v5; not a dependency of this project, and kept out for these reasons)?
+ * Checked against hostile notes, it:
  * - turns dots in section names into nested objects (`[usb-gadget.lun1]` becomes `usb-gadget` → `lun1`),
  *   so a section and a key of the same name collide;
  * - keeps the last of two duplicate keys without saying so (we must report duplicates);

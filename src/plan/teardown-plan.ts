@@ -13,7 +13,8 @@ export interface ObservedGadget {
 }
 
 /**
- * Removal in the order the kernel requires (FACTS.md): unbind → os_desc links → function links →
+ * Removal in the order the kernel requires (Documentation/usb/gadget_configfs.rst, "Cleaning up"; each
+ * step proven on a real kernel in test/e2e): unbind → os_desc links → function links →
  * config strings → configs → extra LUNs → functions → gadget strings → the gadget. It works from what is
  * observed, not from what was planned, so it also removes a gadget half-built by a killed pre-start.
  */

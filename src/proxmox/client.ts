@@ -8,6 +8,7 @@ import { proxmoxApi, type Proxmox } from 'proxmox-api';
 import { ProxmoxApiError } from './errors.js';
 import { toProxmoxApiError } from './classify.js';
 import { createPinnedFetch } from './tls.js';
+import { isTokenSecret, parseApiUrl, parseNodeName, parseTokenId } from '../values/proxmox-ids.js';
 import type {
   ClusterVm,
   ConfigValue,
@@ -25,12 +26,9 @@ import type {
 
 export type * from './types.js';
 
-const NODE_RE = /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$/;
 const CONFIG_ID_RE = /^[a-z][a-z0-9_-]+$/i;
 const OPTION_RE = /^[a-z][a-z0-9_-]*$/;
-const TOKEN_ID_RE = /^[^\s@!:=]+@[A-Za-z][A-Za-z0-9.\-_]+![A-Za-z][A-Za-z0-9.\-_]+$/;
 const STORAGE_ID_RE = /^[A-Za-z][A-Za-z0-9._-]*[A-Za-z0-9]$/;
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 type Params = Record<string, unknown>;
 type Call<T> = (params?: Params) => Promise<T>;
@@ -49,14 +47,16 @@ export class ProxmoxClient {
     this.tokenId = opts.tokenId.trim();
     this.#secret = secret;
     this.timeoutMs = opts.timeoutMs ?? 30_000;
-    if (!TOKEN_ID_RE.test(this.tokenId)) {
+    if (!parseTokenId(this.tokenId).ok) {
       throw this.#local('auth', `api.tokenId '${this.tokenId}' is not USER@REALM!TOKENID`, 'api.tokenId');
     }
     // proxmox-api insists on this shape (and would print to the console otherwise)
-    if (!UUID_RE.test(secret)) {
+    if (!isTokenSecret(secret)) {
       throw this.#local('auth', 'the API token secret is not a lower-case UUID as pveum prints it', 'api.secretFile');
     }
-    const url = parseApiUrl(opts.url, (m) => this.#local('bad-request', m, 'api.url'));
+    const parsedUrl = parseApiUrl(opts.url);
+    if (!parsedUrl.ok) throw this.#local('bad-request', `api.url '${opts.url}' ${parsedUrl.message}`, 'api.url');
+    const url = new URL(parsedUrl.value);
     this.url = url.origin;
     let fetch = opts.fetch;
     if (!fetch) {
@@ -322,22 +322,7 @@ export class ProxmoxClient {
 }
 
 function checkNode(node: string, fail: (m: string) => Error): void {
-  if (!NODE_RE.test(node)) throw fail(`not a node name: '${node}'`);
-}
-
-function parseApiUrl(raw: string, fail: (m: string) => Error): URL {
-  let url: URL;
-  try {
-    url = new URL(raw.trim());
-  } catch {
-    throw fail(`api.url '${raw}' is not a URL`);
-  }
-  if (url.protocol !== 'https:') throw fail(`api.url '${url.origin}' must use https`);
-  if (url.username || url.password) throw fail('api.url must not contain credentials');
-  const path = url.pathname.replace(/\/+$/, '');
-  if (path !== '' && path !== '/api2/json') throw fail(`api.url must be https://host:port, not '${url.pathname}'`);
-  if (url.search || url.hash) throw fail('api.url must not have a query or fragment');
-  return url;
+  if (!parseNodeName(node).ok) throw fail(`not a node name: '${node}'`);
 }
 
 function toMapping(id: string, raw: Record<string, unknown>): UsbMapping {

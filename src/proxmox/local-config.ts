@@ -17,6 +17,15 @@ const SECTION_HEADER = /^\[[^\]]*\]\s*$/;
 const OPTION_LINE = /^([a-z][a-z_-]*\d*):\s*(.+?)\s*$/;
 const DESCRIPTION_LINE = /^description:\s*(.*\S)\s*$/;
 
+/**
+ * One `key: value` option line, as qemu-server writes it to the file and as `qm config` prints it (the
+ * one grammar for both, cli/qm.ts reads the latter); undefined for anything else.
+ */
+export function parseOptionLine(line: string): { key: string; value: string } | undefined {
+  const m = OPTION_LINE.exec(line);
+  return m?.[1] === undefined || m[2] === undefined ? undefined : { key: m[1], value: m[2] };
+}
+
 export function parseLocalVmConfig(text: string): LocalVmConfig {
   const options: Record<string, string> = {};
   let description: string | undefined;
@@ -32,12 +41,12 @@ export function parseLocalVmConfig(text: string): LocalVmConfig {
       description = (description ?? '') + decodeText(legacy[1] ?? '');
       continue;
     }
-    const m = OPTION_LINE.exec(line);
+    const opt = parseOptionLine(line);
     // unparsable lines are skipped, as qemu-server does (it only warns)
-    if (!m || m[1] === undefined || m[2] === undefined) continue;
-    const key = m[1] === 'cdrom' ? 'ide2' : m[1];
+    if (!opt) continue;
+    const key = opt.key === 'cdrom' ? 'ide2' : opt.key;
     if (key === 'digest' || key === 'delete') continue;
-    options[key] = m[2];
+    options[key] = opt.value;
   }
   if (description !== undefined) description = description.replace(/\s+$/, '');
   return description === undefined ? { options } : { options, description };

@@ -5,6 +5,7 @@
  * entry per node ("More than one USB mapping per host not supported"), so an entry is replaced, never added
  * twice. Entries of other nodes are left exactly as they are.
  */
+import { normalizeUsbId as normalizeVidPid } from '../values/usb-id.js';
 import { ProxmoxApiError } from './errors.js';
 import type { ProxmoxClient, UsbMapping } from './client.js';
 
@@ -48,9 +49,9 @@ export function formatMapEntry(node: string, usbId: string): string {
 
 /** "1D6B:0104" / "0x1d6b:0x0104" → "1d6b:0104"; throws on anything else. */
 export function normalizeUsbId(usbId: string): string {
-  const m = /^(?:0x)?([0-9a-fA-F]{4}):(?:0x)?([0-9a-fA-F]{4})$/.exec(usbId.trim());
-  if (!m || m[1] === undefined || m[2] === undefined) throw new RangeError(`not a VID:PID: '${usbId}'`);
-  return `${m[1]}:${m[2]}`.toLowerCase();
+  const id = normalizeVidPid(usbId);
+  if (id === undefined) throw new RangeError(`not a VID:PID: '${usbId}'`);
+  return id;
 }
 
 /**

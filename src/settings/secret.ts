@@ -6,6 +6,7 @@
 import { errnoOf, SettingsError } from '../errors.js';
 import { isRegularFile, readFileWithStat, type FileWithStat } from './file-access.js';
 import type { Settings } from './types.js';
+import { isTokenSecret } from '../values/proxmox-ids.js';
 
 export interface SecretFileDeps {
   /** default: open + fstat + read of the real file (owner and mode from the same descriptor) */
@@ -14,8 +15,6 @@ export interface SecretFileDeps {
   ownerUid?: number;
 }
 
-/** Visible ASCII, one line: it goes into an HTTP header, so no blanks or line breaks inside. */
-const SECRET = /^[\x21-\x7e]{1,512}$/;
 
 export function readTokenSecret(settings: Pick<Settings, 'api'>, deps: SecretFileDeps = {}): string {
   if (!settings.api) {
@@ -56,9 +55,9 @@ export function readTokenSecret(settings: Pick<Settings, 'api'>, deps: SecretFil
     });
   }
   const secret = file.content.trim();
-  if (!SECRET.test(secret)) {
+  if (!isTokenSecret(secret)) {
     throw new SettingsError(
-      'the API token secret file must hold only the secret: one line of visible ASCII characters, at most 512',
+      'the API token secret file must hold only the secret: one line, a lower-case UUID as pveum printed it (like 3c9e7a1b-5d2f-4e8a-9b6c-1f0e2d3c4b5a)',
       { ...details, fix: `write only the secret Proxmox showed when the token was created into ${path}` },
     );
   }

@@ -1,13 +1,16 @@
-/** Parsers for settings values. Each returns the value or a message saying what is allowed. */
+/**
+ * Parsers for settings values. Each returns the value or a message saying what is allowed. The Proxmox
+ * identifiers (node, token id, API URL) have their one rule in values/proxmox-ids.ts, shared with the
+ * API client and the CLI.
+ */
 
 import { hasInvisibleChar } from '../notes/shown.js';
 import { storageIdProblem } from '../storage/volume-id.js';
 import { SPEEDS, type Speed } from '../spec/types.js';
+import { fail, ok, type Parsed } from '../values/parsed.js';
 
-export type Parsed<T> = { ok: true; value: T } | { ok: false; message: string };
-
-const ok = <T>(value: T): Parsed<T> => ({ ok: true, value });
-const fail = <T>(message: string): Parsed<T> => ({ ok: false, message });
+export type { Parsed } from '../values/parsed.js';
+export { parseApiUrl, parseNodeName, parseTokenId } from '../values/proxmox-ids.js';
 
 export function parseBoolean(raw: string): Parsed<boolean> {
   const v = raw.toLowerCase();
@@ -56,36 +59,6 @@ export function parseDirectoryList(raw: string): Parsed<string[]> {
     if (!dirs.includes(p.value)) dirs.push(p.value);
   }
   return ok(dirs);
-}
-
-/** The API base URL: https only (the token travels in a header), no credentials, path or query. */
-export function parseApiUrl(raw: string): Parsed<string> {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    return fail('must be a URL like https://127.0.0.1:8006');
-  }
-  if (url.protocol !== 'https:') return fail('must start with https:// (the token must not travel in clear text)');
-  if (url.username || url.password) return fail('must not contain a user or password');
-  if ((url.pathname !== '/' && url.pathname !== '') || url.search || url.hash) {
-    return fail('must be the server only, like https://127.0.0.1:8006 (no /api2/json path)');
-  }
-  return ok(`${url.protocol}//${url.host}`);
-}
-
-/** USER@REALM!TOKENID, as Proxmox shows it when the token is created. */
-export function parseTokenId(raw: string): Parsed<string> {
-  return /^[^\s@!]{1,64}@[A-Za-z][A-Za-z0-9._-]{0,31}![A-Za-z][A-Za-z0-9._-]{0,63}$/.test(raw)
-    ? ok(raw)
-    : fail('must look like USER@REALM!TOKENID, e.g. pve-usb-gadget@pve!hook');
-}
-
-/** A Proxmox node name: a DNS label. */
-export function parseNodeName(raw: string): Parsed<string> {
-  return /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(raw)
-    ? ok(raw)
-    : fail('must be the node name as shown in the Proxmox tree (letters, digits, "-")');
 }
 
 /** Comma-separated Proxmox storage ids (e.g. "local-lvm, ceph"); empty means none. */

@@ -5,6 +5,7 @@
  */
 
 import * as z from 'zod';
+import { parseUsbIdNumber } from '../values/usb-id.js';
 import { hasInvisibleChar } from '../notes/shown.js';
 import { parseVolumeId, VOLUME_ID_EXAMPLE } from '../storage/volume-id.js';
 import { SPEEDS, type Speed } from './types.js';
@@ -40,18 +41,19 @@ export const INQUIRY_LENGTH = 28;
 const TRUE_WORDS = ['true', 'yes', '1'];
 const BOOLEAN_WORDS = [...TRUE_WORDS, 'false', 'no', '0'] as const;
 
-const HEX_ID = /^(?:0[xX])?[0-9A-Fa-f]{1,4}$/;
 const SERIAL_CHARS = /^[A-Za-z0-9._-]+$/;
 const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 
 const NO_INVISIBLE = 'must not contain control characters (NUL, tab, newline, ...) or invisible formatting characters';
 
 function usbIdSchema(example: string) {
-  return z
-    .string()
-    .regex(HEX_ID, { error: `must be a 16-bit hex number 0x0001..0xffff ("0x" optional), e.g. ${example}` })
-    .transform((s) => Number.parseInt(s.toLowerCase().startsWith('0x') ? s.slice(2) : s, 16))
-    .refine((n) => n !== 0, { error: '0x0000 is not allowed: QEMU would match any USB device with it' });
+  // the rule is values/usb-id.ts's; zod only carries its message
+  return z.string().transform((s, ctx) => {
+    const parsed = parseUsbIdNumber(s, example);
+    if (parsed.ok) return parsed.value;
+    ctx.addIssue({ code: 'custom', message: parsed.message });
+    return z.NEVER;
+  });
 }
 
 function booleanSchema() {
@@ -174,8 +176,4 @@ export function parseKeyValue<K extends GadgetKey>(key: K, raw: string): ParsedV
 
 export function isGadgetKey(key: string): key is GadgetKey {
   return (MAIN_KEYS as readonly string[]).includes(key);
-}
-
-export function isLunKey(key: string): key is LunKey {
-  return (LUN_KEYS as readonly string[]).includes(key);
 }

@@ -1,5 +1,7 @@
 /** The validated, fully resolved description of one VM's emulated stick. Pure data. */
 
+import { formatUsbId } from '../values/usb-id.js';
+
 export const SPEEDS = ['full', 'high', 'super'] as const;
 export type Speed = (typeof SPEEDS)[number];
 
@@ -53,6 +55,5 @@ export interface VmContext {
 
 /** "0781:5571" style id, lower-case hex, as used by usb_storage quirks and Proxmox mappings. */
 export function usbId(spec: Pick<GadgetSpec, 'vendorId' | 'productId'>): string {
-  const hex = (n: number) => n.toString(16).padStart(4, '0');
-  return `${hex(spec.vendorId)}:${hex(spec.productId)}`;
+  return formatUsbId(spec.vendorId, spec.productId);
 }

@@ -10,13 +10,18 @@
  * Release mirrors what qemu-server does with a VM's disks at stop (deactivate_volumes): the volume
  * belongs to this VM and is none of its disks, so nothing else has a claim on its activation.
  */
-import { CommandError, type GadgetError } from '../errors.js';
-import type { HookDeps } from '../hook/deps.js';
-import type { ImageUse } from '../host/image-policy.js';
+import type { HostFs } from '../apply/host-fs.js';
+import { CommandError, ImagePolicyError, type GadgetError } from '../errors.js';
+import { hardLinkProblem } from '../host/file-rules.js';
+import type { Exec } from '../host/exec.js';
+import type { Log } from '../ports/log.js';
+import type { Settings } from '../settings/types.js';
+import type { ImageUse } from '../host/image-uses.js';
 import type { GadgetSpec } from '../spec/types.js';
 import { deactivateVolume, activateVolume } from './pve-lib.js';
 import { rbdDeviceOfPath, unmapRbd, type RbdDevice } from './rbd-sysfs.js';
-import { readStorageConfig } from './storage-config.js';
+import { readStorageConfig, type StorageConfig } from './storage-config.js';
+import { volumeFile } from './storage-dirs.js';
 import { looksLikeVolumeId } from './volume-id.js';
 import type { StorageKind } from './volume-name.js';
 import { checkResolvedVolume } from './volume-policy.js';
@@ -42,7 +47,13 @@ export interface LunVolume {
   rbd?: RbdDevice;
 }
 
-export type StorageDeps = Pick<HookDeps, 'fs' | 'exec' | 'settings' | 'log'>;
+/** What volume handling touches (HookDeps has all of it; the CLI's deps too). */
+export interface StorageDeps {
+  fs: HostFs;
+  exec: Exec;
+  settings: Settings;
+  log: Log;
+}
 
 export const lunImageKey = (index: number): string => (index === 0 ? 'usb-gadget.image' : `usb-gadget.lun${index}.image`);
 
@@ -60,9 +71,22 @@ export function planVolumes(deps: Pick<StorageDeps, 'fs' | 'settings'>, vmid: nu
     const base = { key: lunImageKey(lun.index), image: lun.image, vmid, readonly: lun.readonly, node: deps.settings.node, allowedStorages, vmConfig };
     // allowed_storages is checked inside planVolume before the storage config is consulted
     storages ??= allowedStorages.length > 0 ? readStorageConfig(deps.fs) : new Map();
-    plans.set(lun.index, planVolume({ ...base, storages }));
+    const plan = planVolume({ ...base, storages });
+    refuseLinkedFile(deps.fs, storages, plan, base.key);
+    plans.set(lun.index, plan);
   }
   return plans;
+}
+
+/**
+ * A file volume's file is known before PVE is asked (storage-dirs.ts): a second hard link is refused
+ * now, before anything is activated or recorded. checkResolvedVolume checks the answer again.
+ */
+function refuseLinkedFile(fs: HostFs, storages: StorageConfig, plan: VolumePlan, key: string): void {
+  const file = plan.kind === 'file' ? volumeFile(storages, plan.volid) : undefined;
+  if (file === undefined || !fs.exists(file)) return;
+  const linked = hardLinkProblem(fs.stat(file));
+  if (linked) throw new ImagePolicyError(`volume ${plan.volid} (${file}) refused: ${linked.why}`, { key, path: file, fix: linked.fix });
 }
 
 export function initialVolume(plan: VolumePlan): LunVolume {

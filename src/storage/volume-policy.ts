@@ -8,11 +8,12 @@
  */
 import type { HostFs } from '../apply/host-fs.js';
 import { ImagePolicyError, errnoOf } from '../errors.js';
-import type { ImageUse } from '../host/image-policy.js';
+import { hardLinkProblem } from '../host/file-rules.js';
+import type { ImageUse } from '../host/image-uses.js';
+import { isUnder } from '../values/paths.js';
 import { blockDeviceBytes } from './block-device.js';
 import type { VolumePlan } from './volume-rules.js';
 
-const isUnder = (p: string, dir: string) => p.startsWith(dir.endsWith('/') ? dir : `${dir}/`);
 
 export interface ResolvedPath {
   /** realpath of what PVE::Storage returned */
@@ -53,6 +54,8 @@ export function checkResolvedVolume(
   let bytes: number;
   if (plan.kind === 'file') {
     if (info.kind !== 'file') deny('it is not a regular file', 'use a disk image file', real);
+    const linked = hardLinkProblem(info);
+    if (linked) deny(linked.why, linked.fix, real);
     const root = opts.storageRoot ? safeRealpath(fs, opts.storageRoot) : undefined;
     if (!root || !isUnder(real, root)) {
       deny(`it is not inside the storage's directory (${opts.storageRoot ?? 'unknown'})`, 'the image file must not be a link out of its storage', real);

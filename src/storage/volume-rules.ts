@@ -11,6 +11,7 @@
  */
 import { ImagePolicyError } from '../errors.js';
 import { shown } from '../notes/shown.js';
+import { driveVolume, isDriveKey } from '../proxmox/drives.js';
 import { availableOn, type StorageConfig } from './storage-config.js';
 import { formatVolumeId, parseVolumeId, type VolumeId } from './volume-id.js';
 import { describeVolume, storageSupport, type StorageKind, type VolumeFacts } from './volume-name.js';
@@ -46,13 +47,13 @@ export interface VolumeRequest {
   vmConfig?: Readonly<Record<string, string>>;
 }
 
-const DRIVE_KEY = /^(?:ide|sata|scsi|virtio)\d+$|^efidisk0$|^tpmstate0$/;
-
-/** The volume id a drive option (scsi0: local-lvm:vm-100-disk-0,size=32G) refers to. */
-export function driveVolume(value: string): string | undefined {
-  const first = value.split(',')[0]?.trim() ?? '';
-  const volid = first.startsWith('file=') ? first.slice(5) : first;
-  return volid === '' || volid === 'none' || volid === 'cdrom' ? undefined : volid;
+/** A volume the rules refuse; `why` is the rule alone, for callers that name the volume their own way. */
+export class VolumeRefusedError extends ImagePolicyError {
+  readonly why: string;
+  constructor(volid: string, why: string, details: { key: string; fix: string }) {
+    super(`volume ${volid} refused: ${why}`, details);
+    this.why = why;
+  }
 }
 
 export function planVolume(req: VolumeRequest): VolumePlan {
@@ -62,7 +63,7 @@ export function planVolume(req: VolumeRequest): VolumePlan {
   const id = parsed.value;
   const volid = formatVolumeId(id);
   const refuse = (why: string, fix: string): never => {
-    throw new ImagePolicyError(`volume ${volid} refused: ${why}`, { key, fix });
+    throw new VolumeRefusedError(volid, why, { key, fix });
   };
   // before anything else: a storage the admin did not list is never looked at
   if (!req.allowedStorages.includes(id.storage)) {
@@ -110,7 +111,7 @@ export function planVolume(req: VolumeRequest): VolumePlan {
   }
   // an ISO may be the VM's CD drive too (both read-only); a disk may not
   for (const [opt, value] of Object.entries(facts.vtype === 'images' ? (req.vmConfig ?? {}) : {})) {
-    if (DRIVE_KEY.test(opt) && driveVolume(value) === volid) {
+    if (isDriveKey(opt) && driveVolume(value) === volid) {
       refuse(`it is already the VM's disk ${opt}: QEMU and the USB stick would write it at the same time`, 'give the USB stick its own volume');
     }
   }

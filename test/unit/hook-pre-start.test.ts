@@ -1,12 +1,12 @@
 // preStart's order around the Proxmox mapping: asked for before the gadget is built (the two overlap),
 // always waited for, and never followed by the attach helper when the start fails. The kernel side here
 // fails at its first step (modprobe); the real build is proven in test/e2e.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { nodeHostFs } from '../../src/apply/host-fs.js';
-import { CommandError, ConflictError } from '../../src/errors.js';
+import { CommandError, ConflictError, ImagePolicyError } from '../../src/errors.js';
 import type { HookDeps } from '../../src/hook/deps.js';
 import { createLogger } from '../../src/hook/log.js';
 import type { Passthrough } from '../../src/hook/passthrough.js';
@@ -21,7 +21,7 @@ afterEach(() => {
   for (const r of roots.splice(0)) rmSync(r, { recursive: true, force: true });
 });
 
-function setup(passthrough: (events: string[]) => Passthrough, notes = '[usb-gadget]\nimage = /images/stick.img\n') {
+function setup(passthrough: (events: string[]) => Passthrough, notes = '[usb-gadget]\nimage = /images/stick.img\n', allowedDirs = '/images') {
   const root = mkdtempSync(join(tmpdir(), 'pvug-prestart-'));
   roots.push(root);
   const images = join(root, 'images');
@@ -29,7 +29,7 @@ function setup(passthrough: (events: string[]) => Passthrough, notes = '[usb-gad
   mkdirSync(join(root, 'run'));
   writeFileSync(join(images, 'stick.img'), Buffer.alloc(1 << 20));
   const settings = parseSettings(
-    `[images]\nallowed_dirs = /images\n[paths]\nroot = ${root}\nstate_dir = /run\npve_config_dir = /qemu-server\n`,
+    `[images]\nallowed_dirs = ${allowedDirs}\n[paths]\nroot = ${root}\nstate_dir = /run\npve_config_dir = /qemu-server\n`,
     'test',
     'pve',
   );
@@ -135,5 +135,27 @@ describe('preStart and the mapping', () => {
     const err = await failure(preStart(deps, 100));
     expect(err).not.toBeInstanceOf(ConflictError);
     expect(events.slice(0, 3)).toEqual(['validated', 'mapping asked', 'lock']);
+  });
+
+  it("refuses another VM's disk file named by path before any effect: no module, no lock, no mapping, no record", async () => {
+    // an admin widened allowed_dirs to reach the ISOs; VM 101 is stopped
+    const { deps, events, root } = setup(answeringMapping, '[usb-gadget]\nimage = /var/lib/vz/images/101/vm-101-disk-0.raw\n', '/var/lib/vz');
+    mkdirSync(join(root, 'var/lib/vz/images/101'), { recursive: true });
+    writeFileSync(join(root, 'var/lib/vz/images/101/vm-101-disk-0.raw'), Buffer.alloc(1 << 20));
+    const err = await failure(preStart(deps, 100));
+    expect(err).toBeInstanceOf(ImagePolicyError);
+    expect((err as ImagePolicyError).message).toMatch(/VM 101's folder of storage 'local'/);
+    expect(events).toEqual([]);
+    expect(readdirSync(join(root, 'run'))).toEqual([]);
+  });
+
+  it('refuses a hard-linked image before any effect', async () => {
+    const { deps, events, root } = setup(answeringMapping);
+    linkSync(join(root, 'images/stick.img'), join(root, 'images/other-name.img'));
+    const err = await failure(preStart(deps, 100));
+    expect(err).toBeInstanceOf(ImagePolicyError);
+    expect((err as ImagePolicyError).message).toMatch(/2 hard links/);
+    expect(events).toEqual([]);
+    expect(readdirSync(join(root, 'run'))).toEqual([]);
   });
 });

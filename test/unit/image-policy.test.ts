@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { nodeHostFs, type HostFs } from '../../src/apply/host-fs.js';
 import { ImagePolicyError } from '../../src/errors.js';
 import { checkImage, type ImageUse } from '../../src/host/image-policy.js';
+import { parseStorageConfig } from '../../src/storage/storage-config.js';
 import type { Settings } from '../../src/settings/types.js';
 
 const settings = (over: Partial<Settings['images']> = {}): Settings =>
@@ -29,7 +30,13 @@ describe('image policy (real files under a temporary root)', () => {
   afterEach(() => rmSync(root, { recursive: true, force: true }));
 
   const check = (image: string, opts: { ro?: boolean; inUse?: ImageUse[]; s?: Settings } = {}) =>
-    checkImage(fs, opts.s ?? settings(), 'usb-gadget.image', image, opts.ro ?? false, opts.inUse ?? []);
+    checkImage(fs, opts.s ?? settings(), 'usb-gadget.image', image, opts.ro ?? false, {
+      vmid: 100,
+      node: 'pve1',
+      storages: parseStorageConfig(''),
+      vmDisks: [],
+      inUse: opts.inUse ?? [],
+    });
   const refusal = (image: string, opts: Parameters<typeof check>[1] = {}) => {
     try {
       check(image, opts);

@@ -104,10 +104,14 @@ describe('loadSettings: defaults and paths', () => {
     });
   });
 
+  it('takes the API URL as Proxmox shows it, /api2/json included, as the server only (the client adds the path)', () => {
+    expect(fromText('[api]\ntoken_id = a@pam!hook\nurl = https://h:8006/api2/json/').api?.url).toBe('https://h:8006');
+  });
+
   it('defaults the rest of [api] when only token_id is given', () => {
-    expect(fromText('[api]\ntoken_id = a@pam!b').api).toEqual({
+    expect(fromText('[api]\ntoken_id = a@pam!hook').api).toEqual({
       url: 'https://127.0.0.1:8006',
-      tokenId: 'a@pam!b',
+      tokenId: 'a@pam!hook',
       secretFile: '/etc/pve-usb-gadget/token.secret',
       caFile: '/etc/pve/pve-root-ca.pem',
     });
@@ -130,9 +134,12 @@ describe('loadSettings: errors', () => {
     ['[images]\nallowed_dirs = ,', 'images.allowed_dirs', 'at least one'],
     ['[paths]\nstate_dir = run', 'paths.state_dir', 'absolute path'],
     ['[api]\nurl = https://127.0.0.1:8006', 'api.token_id', 'is required'],
-    ['[api]\ntoken_id = a@pam!b\nurl = http://127.0.0.1:8006', 'api.url', 'https://'],
-    ['[api]\ntoken_id = a@pam!b\nurl = https://h:8006/api2/json', 'api.url', 'no /api2/json'],
-    ['[api]\ntoken_id = a@pam!b\nurl = https://u:p@h:8006', 'api.url', 'user or password'],
+    ['[api]\ntoken_id = a@pam!hook\nurl = http://127.0.0.1:8006', 'api.url', 'https://'],
+    ['[api]\ntoken_id = a@pam!hook\nurl = https://h:8006/pve', 'api.url', 'other than /api2/json'],
+    // the API client's rule too: a token name of one character is no Proxmox token id
+    ['[api]\ntoken_id = a@pam!b', 'api.token_id', 'USER@REALM!TOKENID'],
+    ['[api]\ntoken_id = a=b@pam!hook', 'api.token_id', 'USER@REALM!TOKENID'],
+    ['[api]\ntoken_id = a@pam!hook\nurl = https://u:p@h:8006', 'api.url', 'user or password'],
     ['[api]\ntoken_id = root@pam', 'api.token_id', 'USER@REALM!TOKENID'],
     ['[host]\nnode = a b', 'host.node', 'node name'],
     ['[host]\nnode = a\nNODE = b', 'host.node', 'set twice'],

@@ -57,8 +57,9 @@ describe('readTokenSecret', () => {
   });
 
   it('refuses empty, multi-line or blank-containing content without showing it', () => {
-    for (const content of ['', '\n', `${SECRET}\n${SECRET}`, `${SECRET} x`, `${SECRET}\u0000`, 'ü']) {
-      expect(refusal(withFile({ content })).message).toContain('one line of visible ASCII');
+    // not a UUID: visible ASCII the API client would refuse later, and an upper-cased one (PVE compares exactly)
+    for (const content of ['', '\n', `${SECRET}\n${SECRET}`, `${SECRET} x`, `${SECRET}\u0000`, 'ü', 'not-a-uuid', SECRET.toUpperCase()]) {
+      expect(refusal(withFile({ content })).message).toContain('a lower-case UUID as pveum printed it');
     }
   });
 

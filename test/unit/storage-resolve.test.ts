@@ -1,6 +1,6 @@
 // From notes volume ids to exported devices and back, against a host tree in a temp folder: planning,
 // activation through (a fake of) PVE::Storage, the volume image policy, RBD devices in sysfs, release.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
+import { linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -135,6 +135,17 @@ describe('activateVolumes', () => {
     const evil = spec(lun(0, 'nas:100/vm-100-evil.raw'));
     const deps2 = { ...deps, exec: pveExec({ 'nas:100/vm-100-evil.raw': '/mnt/pve/nas/images/100/vm-100-evil.raw' }) };
     await expect(activateVolumes(deps2, evil, planVolumes(deps2, 100, evil), [], () => undefined)).rejects.toThrow(/not inside the storage's directory/);
+  });
+
+  it('refuses a volume file with a second hard link: the other name may be anywhere', async () => {
+    put('/mnt/pve/nas/images/101/vm-101-disk-0.raw', 'z'.repeat(1024));
+    mkdirSync(join(root, '/mnt/pve/nas/images/100'), { recursive: true });
+    linkSync(join(root, '/mnt/pve/nas/images/101/vm-101-disk-0.raw'), join(root, '/mnt/pve/nas/images/100/vm-100-usb.raw'));
+    const s = spec(lun(0, 'nas:100/vm-100-usb.raw'));
+    const deps = { fs, settings: settings(['nas']), log, exec: pveExec({ 'nas:100/vm-100-usb.raw': '/mnt/pve/nas/images/100/vm-100-usb.raw' }) };
+    // known before PVE is asked: nothing is activated
+    expect(() => planVolumes(deps, 100, s)).toThrow(/2 hard links/);
+    expect(deps.exec.calls).toEqual([]);
   });
 
   it.each([

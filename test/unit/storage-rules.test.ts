@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { ImagePolicyError } from '../../src/errors.js';
 import { availableOn, parseStorageConfig } from '../../src/storage/storage-config.js';
 import { describeVolume, storageSupport } from '../../src/storage/volume-name.js';
-import { driveVolume, planVolume, type VolumeRequest } from '../../src/storage/volume-rules.js';
+import { driveVolume } from '../../src/proxmox/drives.js';
+import { planVolume, type VolumeRequest } from '../../src/storage/volume-rules.js';
 
 /** A cluster's storage.cfg as PVE writes it (pve-manager defaults plus the usual extras). */
 const STORAGE_CFG = `dir: local
