@@ -8,18 +8,22 @@
  */
 import type { HookDeps } from '../hook/deps.js';
 import type { GadgetSpec } from '../spec/types.js';
-import { backupDepsFrom } from './deps.js';
+import { backupDepsFrom, type BackupDeps } from './deps.js';
 import { takeCopy } from './take.js';
 
 export async function copyBeforeBackupStart(deps: HookDeps, vmid: number, config: Readonly<Record<string, string>>, spec: GadgetSpec): Promise<void> {
   if (config.lock !== 'backup') return;
+  await takeRemembered(backupDepsFrom(deps), vmid, spec);
+}
+
+/** Takes the copy the vzdump hook remembered for this VM, if any. */
+export async function takeRemembered(b: BackupDeps, vmid: number, spec: GadgetSpec): Promise<void> {
   try {
-    const b = backupDepsFrom(deps);
     const p = b.pending.read(vmid);
     if (p?.state !== 'awaiting') return;
-    deps.log.info('vzdump backup in stop mode: copying the stick before QEMU starts');
+    b.log.info('vzdump backup in stop mode: copying the stick before QEMU starts');
     await takeCopy(b, { vmid, mode: p.mode, when: 'offline', dumpDir: p.dumpDir, base: p.base, spec });
   } catch (err) {
-    deps.log.error(`THE STICK WAS NOT SAVED with this backup of VM ${vmid}: ${err instanceof Error ? err.message : String(err)}`);
+    b.log.error(`THE STICK WAS NOT SAVED with this backup of VM ${vmid}: ${err instanceof Error ? err.message : String(err)}`);
   }
 }
