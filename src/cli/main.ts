@@ -8,6 +8,7 @@ import { loadSettings } from '../settings/load.js';
 import { StateStore } from '../state/record.js';
 import { nodeHostFs } from '../apply/host-fs.js';
 import { registerAdminCommands } from './commands-admin.js';
+import { registerBackupCommands } from './backup.js';
 import { registerImageCommands } from './commands-image.js';
 import { registerKernelModuleCommand } from './kernel-module.js';
 import { cliDeps } from './context.js';
@@ -76,6 +77,7 @@ export function program(): Command {
   registerAdminCommands(p);
   registerImageCommands(p);
   registerKernelModuleCommand(p);
+  registerBackupCommands(p);
   return p;
 }
 
