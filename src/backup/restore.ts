@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { HostFs } from '../apply/host-fs.js';
 import { BackupError, ImagePolicyError } from '../errors.js';
+import { exportedImages } from '../host/conflicts.js';
 import { checkImage } from '../host/image-policy.js';
 import type { VmSource } from '../hook/vm-source.js';
 import type { Settings } from '../settings/types.js';
@@ -53,6 +54,9 @@ export async function restoreStick(deps: RestoreDeps, req: RestoreRequest): Prom
   for (const r of deps.state.list()) {
     if (r.luns.some((l) => l.image === target)) throw new BackupError(`${target} is the live stick of VM ${r.vmid}`, { path: target, fix: 'restore to another image, or stop that VM' });
   }
+  // configfs is the ground truth: a gadget whose record is gone still exports its image
+  const exported = exportedImages(deps.fs, '').find((u) => u.image === target);
+  if (exported) throw new BackupError(`${target} is exported by ${exported.by} right now`, { path: target, fix: 'stop that VM (or pve-usb-gadget down <vmid>) first' });
   const src = deps.fs.real(`${backup.dumpDir}/${lun.file}`);
   if (!fs.lstatSync(src, { throwIfNoEntry: false })?.isFile()) {
     throw new BackupError(`the stick copy file ${lun.file} is missing`, { path: `${backup.dumpDir}/${lun.file}`, fix: 'pick another backup (pve-usb-gadget backup list)' });

@@ -100,6 +100,9 @@ describe('restore', () => {
     deps.state.write({ version: 1, vmid: 300, phase: 'live', node: 'pve', gadgetDir: '/x', udc: 'dummy_udc.0', usbId: '0781:5571', serial: 's', speed: 'high', luns: [{ index: 0, image: '/images/stick.img', readonly: false, cdrom: false }], createdAt: '', pid: 1 });
     expect((await refused(restoreStick(deps, { vmid: 100, from: BASE, dumpDirs: ['/dump'] })))?.toLine()).toMatch(/\/images\/stick.img is the live stick of VM 300/);
     deps.state.remove(300);
+    h.t.put('/sys/kernel/config/usb_gadget/pvug-300/functions/mass_storage.0/lun.0/file', '/images/stick.img\n');
+    expect((await refused(restoreStick(deps, { vmid: 100, from: BASE, dumpDirs: ['/dump'] })))?.toLine()).toMatch(/\/images\/stick.img is exported by .*300.* right now/);
+    h.t.put('/sys/kernel/config/usb_gadget/pvug-300/functions/mass_storage.0/lun.0/file', '');
     const e = await refused(restoreStick(deps, { vmid: 100, from: BASE, to: '/etc/new.img', dumpDirs: ['/dump'] }));
     expect(e).toBeInstanceOf(ImagePolicyError);
     h.t.put(`/dump/vzdump-qemu-100-2026_12_04-19_00_00.usb-gadget.json`, '{"format":"something-else"}');
