@@ -54,6 +54,28 @@ export class PendingStore {
     if (this.fs.exists(this.path(vmid))) this.fs.unlink(this.path(vmid));
   }
 
+  /** the outcome of the VM's last backup, kept for doctor until the next one (or a reboot: tmpfs) */
+  writeLast(p: PendingCopy): void {
+    this.fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
+    this.fs.writeAtomic(`${this.dir}/backup-last-${p.vmid}.json`, `${JSON.stringify(p)}\n`);
+  }
+
+  /** every last outcome recorded, for doctor */
+  lastOutcomes(): PendingCopy[] {
+    const out: PendingCopy[] = [];
+    for (const n of this.fs.list(this.dir)) {
+      const m = /^backup-last-([1-9][0-9]*)\.json$/.exec(n);
+      if (!m) continue;
+      try {
+        const p = JSON.parse(this.fs.readText(`${this.dir}/${n}`)) as PendingCopy;
+        if (p?.version === 1 && p.vmid === Number(m[1])) out.push(p);
+      } catch {
+        // a torn write: no outcome to report
+      }
+    }
+    return out.sort((a, b) => a.vmid - b.vmid);
+  }
+
   /** base names of copies some backup is working on now (prune leaves their files alone) */
   activeBases(): Set<string> {
     const out = new Set<string>();

@@ -104,6 +104,7 @@ async function finish(deps: VzdumpHookDeps, vmid: number, mode: 'stop' | 'suspen
   }
   deps.pending.remove(vmid);
   if (!p) return 0;
+  deps.pending.writeLast(p);
   if (p.state === 'failed') {
     deps.log.error(`THE STICK OF VM ${vmid} IS NOT IN THIS BACKUP: ${p.error ?? 'the copy failed'}`);
     if (failOnCopyError(deps)) {

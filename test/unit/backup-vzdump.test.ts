@@ -80,8 +80,8 @@ describe('vzdump hook through the vzdump stand-in', () => {
     expect(m.luns[0]).toMatchObject({ index: 0, image: '/images/stick.img', size: 4 << 20, sha256: createHash('sha256').update(raw).digest('hex') });
     expect(h.events).toEqual([]);
     expect(h.lines.join('\n')).toMatch(/stick saved: 1 LUN\(s\), 4194304 bytes, method offline .*guest paused 0 ms/);
-    // the pending record is gone once backup-end reported
-    expect(readdirSync(join(h.t.root, 'run'))).toEqual([]);
+    // the pending record is gone once backup-end reported; the outcome stays for doctor
+    expect(readdirSync(join(h.t.root, 'run'))).toEqual(['backup-last-100.json']);
   });
 
   it('stop mode, stopped VM: no pre-stop, the copy is taken at the paused start', async () => {
