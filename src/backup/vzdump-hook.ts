@@ -54,6 +54,8 @@ async function readSpec(deps: VzdumpHookDeps, vmid: number): Promise<{ has: bool
 
 async function act(deps: VzdumpHookDeps, call: Exclude<HookCall, { kind: 'usage' }>, rawEnv: Readonly<Record<string, string | undefined>>): Promise<number> {
   const env = hookEnv(rawEnv);
+  // containers have no stick, and no /etc/pve/qemu-server/<vmid>.conf to read notes from
+  if (call.kind === 'guest' && env.vmType !== undefined && env.vmType !== 'qemu') return 0;
   // the notes are read only in the phases that may act on them
   let spec: GadgetSpec | GadgetError = new GadgetError('notes not read');
   let hasGadget = false;

@@ -181,6 +181,16 @@ describe('targets, failures and prune', () => {
   });
 });
 
+describe('containers', () => {
+  it('are left alone, without reading a VM config, even with fail_on_copy_error', async () => {
+    const h = host({ settingsExtra: '[backup]\nfail_on_copy_error = true\n' });
+    h.deps.vms = { read: async () => { throw new Error('no such VM config'); } };
+    const env = { STOREID: 'b', DUMPDIR: '/dump', TARGET: '/dump/vzdump-lxc-200-2026_12_04-18_00_00.tar.zst', VMTYPE: 'lxc' };
+    for (const phase of ['backup-start', 'pre-stop', 'backup-end']) expect(await vzdumpHook(h.deps, [phase, 'snapshot', '200'], env)).toBe(0);
+    expect(h.lines).toEqual([]);
+  });
+});
+
 describe('argv', () => {
   it('refuses what vzdump never sends', async () => {
     const h = host();
