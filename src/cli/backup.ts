@@ -39,8 +39,16 @@ function chainDeps(fs: HostFs, log: Logger): ChainDeps {
   return { fs, run: spawnScript, trustedUids: uid === undefined || uid === 0 ? [0] : [0, uid], self, say: (l) => log.error(l) };
 }
 
+/** What a Debian root shell has; used only when vzdump gave no PATH. */
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
 /** The hook entry: the admin's script runs even when our settings cannot be read. */
-export async function runVzdumpHook(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+export async function runVzdumpHook(argv: readonly string[], given: NodeJS.ProcessEnv): Promise<number> {
+  // vzdump runs its hook with its own variables only (PVE/VZDump.pm run_hook_script: `local %ENV` empties
+  // the environment; checked with perl here): no PATH, so `qm` (/usr/sbin) would not be found. The
+  // chained script gets exactly what vzdump gave; our own processes get a PATH.
+  const env = { ...given };
+  if (!process.env.PATH) process.env.PATH = DEFAULT_PATH;
   const log = createLogger(`pve-usb-gadget[${/^[1-9][0-9]{2,8}$/.test(argv[2] ?? '') ? argv[2] : 'vzdump'}]`);
   let settings;
   try {

@@ -4,6 +4,9 @@
  * guest what qemu-server's PVE/VZDump/QemuServer.pm does (read at pve-manager 14a22df3, qemu-server
  * cd82e3f2):
  *
+ * - run_hook_script (VZDump.pm): `local %ENV` empties the environment, then sets STOREID and DUMPDIR
+ *   (when set) and, for guest phases, VMTYPE, HOSTNAME, TARGET, LOGFILE: the script gets nothing else,
+ *   not even PATH (checked with perl). `script` below gets exactly that object: spawn it as the env.
  * - exec_backup (VZDump.pm): job-start, each guest, job-end; job-abort instead of job-end when the job
  *   dies (job-init ran in new()). Job phases get STOREID and DUMPDIR only (run_hook_script).
  * - exec_backup_task (VZDump.pm): base name `vzdump-qemu-<vmid>-YYYY_MM_DD-HH_MM_SS` in local time,

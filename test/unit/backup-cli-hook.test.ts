@@ -23,6 +23,11 @@ describe('pve-usb-gadget vzdump-hook', () => {
     t.put('/qemu-server/100.conf', `#[usb-gadget]\n#image = /images/stick.img\nname: unraid\nsmbios1: uuid=5a1b2c3d-0000-4000-8000-000000000001\n`);
     t.put('/settings.ini', `[images]\nallowed_dirs = /images\n[paths]\nroot = ${t.root}\nstate_dir = /run\npve_config_dir = /qemu-server\n`);
     chmodSync(join(t.root, 'settings.ini'), 0o644);
+    // the admin's script records the environment it got: exactly what vzdump gave, no PATH added
+    t.put('/root/mine.sh', `#!/bin/sh\n/usr/bin/env > ${join(t.root, 'env.txt')}\n`);
+    chmodSync(join(t.root, 'root/mine.sh'), 0o755);
+    t.put('/etc/pve-usb-gadget/vzdump-chain', '/root/mine.sh\n');
+    chmodSync(join(t.root, 'etc/pve-usb-gadget/vzdump-chain'), 0o644);
     vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
     const code = await runVzdumpHook(['backup-start', 'stop', '100'], {
       PVE_USB_GADGET_SETTINGS: join(t.root, 'settings.ini'),
@@ -32,6 +37,14 @@ describe('pve-usb-gadget vzdump-hook', () => {
       VMTYPE: 'qemu',
     });
     expect(code).toBe(0);
+    // (PWD is set by /bin/sh itself)
+    expect(readFileSync(join(t.root, 'env.txt'), 'utf8').split('\n').filter((l) => l && !l.startsWith('PWD=')).sort()).toEqual([
+      'DUMPDIR=/dump',
+      `PVE_USB_GADGET_SETTINGS=${join(t.root, 'settings.ini')}`,
+      'STOREID=local',
+      'TARGET=/dump/vzdump-qemu-100-2026_12_04-18_00_00.vma.zst',
+      'VMTYPE=qemu',
+    ]);
     expect(new PendingStore(t.fs, '/run').read(100)).toMatchObject({ state: 'awaiting', mode: 'stop', base: 'vzdump-qemu-100-2026_12_04-18_00_00', dumpDir: '/dump' });
   });
 
