@@ -430,6 +430,7 @@ do_install() {
     ensure_api_access
   fi
   write_settings
+  install_vzdump_hook
   say "checking the installation (pve-usb-gadget doctor):"
   "$CLI" doctor || warn "doctor reported problems (see above)"
   echo
@@ -441,6 +442,23 @@ do_install() {
   [[ -n ${NEXT_EXTRA:-} ]] && say "first: $NEXT_EXTRA"
   say "next: run install.sh on every other node, then give a VM a stick:"
   printf '  pve-usb-gadget enable <vmid> --image %s/<name>.img [--boot]\n' "$IMAGES_DIR"
+}
+
+# vzdump's node-wide hook (/etc/vzdump.conf script:): copies each VM's stick beside its backup. An
+# admin's own script is recorded in $ETC/vzdump-chain and keeps running, before ours (src/backup/).
+install_vzdump_hook() {
+  local out l
+  out=$("$CLI" backup install-hook --cli "$CLI") || die "pve-usb-gadget backup install-hook failed (see above)"
+  while IFS= read -r l; do [[ -n $l ]] && done_ "$l"; done <<<"$out"
+  return 0
+}
+
+uninstall_vzdump_hook() { # before the CLI goes: it puts the admin's previous script back
+  local out l
+  [[ -x $CLI ]] || return 0
+  out=$("$CLI" backup uninstall-hook) || { warn "pve-usb-gadget backup uninstall-hook failed: check script: in /etc/vzdump.conf"; return 0; }
+  while IFS= read -r l; do [[ -n $l ]] && done_ "$l"; done <<<"$out"
+  rmdir /usr/local/lib/pve-usb-gadget 2>/dev/null || true
 }
 
 # --- uninstall ------------------------------------------------------------------------------------------
@@ -466,6 +484,7 @@ do_uninstall() {
   [[ -n $hook && -f $hook ]] && rm -f "$hook" && done_ "removed $hook"
   snippets=$(state_get "$NODE_STATE" snippets_dir_created)
   [[ -n $snippets ]] && rmdir "$snippets" 2>/dev/null || true
+  uninstall_vzdump_hook
   [[ -f $CLI ]] && rm -f "$CLI" && done_ "removed $CLI"
   [[ -f $MODPROBE_CONF ]] && rm -f "$MODPROBE_CONF" && done_ "removed $MODPROBE_CONF"
   if [[ -d /sys/module/dummy_hcd && $(cat /sys/module/dummy_hcd/taint 2>/dev/null) == *O* ]]; then

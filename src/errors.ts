@@ -78,3 +78,6 @@ export function errnoOf(err: unknown): string | undefined {
     ? err.code
     : undefined;
 }
+
+/** A stick backup could not be taken, listed or restored (src/backup/). */
+export class BackupError extends GadgetError {}

@@ -3,6 +3,7 @@
  * failed. Never prints the token secret (checks only say whether it could be read).
  */
 import type { HostFs } from '../apply/host-fs.js';
+import { checkBackups } from '../backup/doctor-checks.js';
 import type { Exec } from '../host/exec.js';
 import type { Settings } from '../settings/types.js';
 import type { AdminApi } from './admin-deps.js';
@@ -45,6 +46,7 @@ export async function runDoctor(deps: DoctorDeps): Promise<CheckResult[]> {
   }
   results.push(checkSecret(settings));
   results.push(await checkHookFile(deps.fs, deps.exec, deps.hookscript));
+  results.push(...checkBackups(deps.fs, settings));
   let api: AdminApi | undefined;
   try {
     api = deps.api(settings);

@@ -6,6 +6,7 @@ import { loadSettings } from '../settings/load.js';
 import { StateStore } from '../state/record.js';
 import { nodeHostFs } from '../apply/host-fs.js';
 import { registerAdminCommands } from './commands-admin.js';
+import { registerBackupCommands } from './backup.js';
 import { registerImageCommands } from './commands-image.js';
 import { registerKernelModuleCommand } from './kernel-module.js';
 import { vmidArg } from './args.js';
@@ -86,5 +87,6 @@ export function program(opts: ProgramOptions = {}): Command {
   registerAdminCommands(p);
   registerImageCommands(p);
   registerKernelModuleCommand(p);
+  registerBackupCommands(p);
   return p;
 }

@@ -1,3 +1,4 @@
+import { copyBeforeBackupStart } from '../backup/at-pre-start.js';
 import { NotesError } from '../errors.js';
 import type { GadgetRecord } from '../state/record.js';
 import { assertUsbIdFree } from '../host/conflicts.js';
@@ -40,6 +41,9 @@ export async function preStart(deps: HookDeps, vmid: number): Promise<void> {
   // A leftover gadget of this VM still shows its device with this id: then only the locked check, after
   // the leftover is gone, can tell.
   resolveImages(deps, vmid, spec, vm.config);
+  // a stop-mode vzdump backup starts QEMU paused with `lock: backup`: the stick is copied now, while no
+  // guest runs (src/backup/at-pre-start.ts; never throws)
+  await copyBeforeBackupStart(deps, vmid, vm.config, spec);
   if (!deps.fs.exists(gadgetDir(vmid))) assertUsbIdFree(deps.fs, usbId(spec), gadgetName(vmid));
   deps.checkpoint('validated');
 

@@ -26,6 +26,9 @@
  *   enumeration_timeout = 15              ; seconds, 1..300
  *   isolate_host_storage = true           ; keep the host's usb-storage driver off the stick
  *
+ *   [backup]
+ *   fail_on_copy_error = false            ; true: a failed stick copy fails that VM's vzdump backup
+ *
  *   [paths]                               ; for tests; leave alone on a real host
  *   root = /
  *   state_dir = /run/pve-usb-gadget
@@ -65,6 +68,7 @@ const SCHEMA = {
     enumeration_timeout: parseIntegerIn(1, 300, ' (seconds)'),
     isolate_host_storage: parseBoolean,
   },
+  backup: { fail_on_copy_error: parseBoolean },
   paths: { root: parseAbsolutePath, state_dir: parseAbsolutePath, pve_config_dir: parseAbsolutePath },
 } as const;
 
@@ -173,6 +177,7 @@ export function parseSettings(text: string, file: string, hostname: string): Set
     defaultSpeed: get('gadget', 'default_speed', 'super'),
     enumerationTimeoutMs: get('gadget', 'enumeration_timeout', 15) * 1000,
     isolateHostStorage: get('gadget', 'isolate_host_storage', true),
+    ...(seenSections.has('backup') ? { backup: { failOnCopyError: get('backup', 'fail_on_copy_error', false) } } : {}),
     paths: {
       root: get('paths', 'root', '/'),
       stateDir: get('paths', 'state_dir', '/run/pve-usb-gadget'),

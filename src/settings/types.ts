@@ -38,6 +38,11 @@ export interface Settings {
   enumerationTimeoutMs: number;
   /** append VID:PID:i to usb_storage quirks so the hypervisor never claims the disk */
   isolateHostStorage: boolean;
+  /** vzdump stick copies (src/backup/); absent = defaults */
+  backup?: {
+    /** a failed stick copy fails that VM's backup ([backup] fail_on_copy_error); default false */
+    failOnCopyError: boolean;
+  };
   /** Where things are; overridden only by tests. */
   paths: {
     /** prefix for /sys, /proc-free; "/" on a real host */

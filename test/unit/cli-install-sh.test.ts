@@ -51,4 +51,19 @@ describe('install.sh and the CLI agree', () => {
   it('enables the hook file name the CLI sets as hookscript', () => {
     expect(readFileSync(INSTALL, 'utf8')).toContain(`readonly HOOK_NAME=${HOOK_FILE_NAME}\n`);
   });
+
+  it('installs the vzdump hook after the settings and undoes it while the CLI is still there', () => {
+    const text = readFileSync(INSTALL, 'utf8');
+    const install = text.slice(text.indexOf('do_install() {'), text.indexOf('# --- uninstall'));
+    expect(install.indexOf('write_settings\n')).toBeLessThan(install.indexOf('install_vzdump_hook\n'));
+    expect(text).toContain('"$CLI" backup install-hook --cli "$CLI"');
+    const uninstall = text.slice(text.indexOf('do_uninstall() {'));
+    expect(uninstall.indexOf('uninstall_vzdump_hook')).toBeGreaterThan(0);
+    expect(uninstall.indexOf('uninstall_vzdump_hook')).toBeLessThan(uninstall.indexOf('rm -f "$CLI"'));
+    expect(uninstall.indexOf('uninstall_vzdump_hook')).toBeLessThan(uninstall.indexOf('rm -rf "$ETC"'));
+    // the commands it calls exist with these names
+    const cli = readFileSync(resolve(__dirname, '../../src/cli/backup.ts'), 'utf8');
+    expect(cli).toContain(".command('install-hook')");
+    expect(cli).toContain(".command('uninstall-hook')");
+  });
 });
