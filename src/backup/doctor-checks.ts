@@ -4,7 +4,7 @@
  * the defaults), and did the last backup of a VM leave its stick unsaved.
  */
 import type { HostFs } from '../apply/host-fs.js';
-import type { CheckResult } from '../cli/doctor.js';
+import type { CheckResult } from '../cli/doctor-result.js';
 import type { Settings } from '../settings/types.js';
 import { HOOK_WRAPPER, VZDUMP_CONF } from './install-hook.js';
 import { PendingStore } from './pending.js';
