@@ -117,6 +117,10 @@ export function apiPassthrough(deps: PassthroughDeps, client: MappingClient, spa
         // a restored copy: its line names the old VM's mapping (identity-check warned); a second line
         // for the same stick would be a second usb-host device for one VID:PID
         log.info(`no usbN line added: ${copied.map((c) => `${c.key} (${c.mapping})`).join(', ')} is there until pve-usb-gadget enable ${vmid} repoints it`);
+      } else if (vm.config.lock !== undefined) {
+        // `lock: backup` (vzdump starts a stopped VM paused for its backup) or another lock: the helper's
+        // config change would be refused while it lasts, and this run is not one the guest needs a stick in
+        log.info(`no usbN line added for ${name}: the VM config is locked (${vm.config.lock}); pve-usb-gadget enable ${vmid} adds it`);
       } else {
         // qemu-server holds the config lock and has loaded the config for this start: add the line afterwards.
         spawnAttach(vmid);

@@ -57,6 +57,14 @@ describe('apiPassthrough', () => {
     await client.close();
   });
 
+  it('starts no helper while the VM config is locked (vzdump starts a stopped VM paused with lock: backup)', async () => {
+    const { p, out, spawned, client } = await setup();
+    p.attachIfMissing(102, vm({ lock: 'backup' }));
+    expect(spawned).toEqual([]);
+    expect(out.join('\n')).toContain('no usbN line added for usb-gadget-102: the VM config is locked (backup)');
+    await client.close();
+  });
+
   it('adds no second line when the VM still has the line a restore copied (another VM\'s mapping)', async () => {
     const { p, out, spawned, client } = await setup();
     p.attachIfMissing(200, vm({ usb0: 'mapping=usb-gadget-100' }));
