@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundleForVm } from './harness/bundle.js';
-import { FLAVOUR, NODE } from './harness/flavour.js';
+import { FLAVOUR, lit, NODE } from './harness/flavour.js';
 import { bootNestedGuest, type NestedGuestResult } from './harness/nested-guest.js';
 import { expectClean } from './harness/scenarios.js';
 import { buildUnraidFixture, type UnraidFixtureManifest } from './harness/unraid-fixture.js';
@@ -117,7 +117,7 @@ describe('unRAID backing image on a real kernel', () => {
       const at = (s: string) => b.serial.indexOf(s);
       expect(at('SYSLINUX')).toBeLessThan(at(m.menuTitle));
       expect(at(m.menuTitle)).toBeLessThan(at(payload));
-      expect(b.serial).toMatch(new RegExp(`${payload} on ${m.kernelRelease.replace(/\./g, '\\.')} after [\\d.]+ s of kernel uptime`));
+      expect(b.serial).toMatch(new RegExp(`${payload} on ${lit(m.kernelRelease)} after [\\d.]+ s of kernel uptime`));
     });
     it('post-stop leaves nothing of the gadget', () => {
       const post = f().stop[1];
@@ -195,7 +195,7 @@ describe('unRAID backing image on a real kernel', () => {
       expect(uefi?.found, `${uefi?.qemuStderr}\n${serial.slice(-2000)}`).toBe(true);
       expect(serial).toMatch(/BdsDxe: starting Boot\d+ "UEFI QEMU QEMU USB HARDDRIVE/);
       expect(serial.indexOf('BdsDxe: starting')).toBeLessThan(serial.indexOf(payload));
-      expect(serial).toMatch(new RegExp(`${payload} on ${m.kernelRelease.replace(/\./g, '\\.')} after [\\d.]+ s of kernel uptime`));
+      expect(serial).toMatch(new RegExp(`${payload} on ${lit(m.kernelRelease)} after [\\d.]+ s of kernel uptime`));
     });
   });
 
