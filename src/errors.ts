@@ -78,3 +78,6 @@ export function errnoOf(err: unknown): string | undefined {
     ? err.code
     : undefined;
 }
+
+/** A media change (pve-usb-gadget media) refused before anything changed, or interrupted by the kernel. */
+export class MediaError extends GadgetError {}
