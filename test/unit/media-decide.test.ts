@@ -43,7 +43,7 @@ describe('decideMedia', () => {
     ['a non-removable LUN', record, [lun({ removable: false })], /not removable/],
     ['force without forced_eject', record, [lun({ forcedEject: false })], /no .*forced_eject/],
   ] as const)('refuses %s, with a fix', (_name, rec, live, msg) => {
-    const d = decideMedia(100, { action: 'eject', lun: 0, force: true }, rec as GadgetRecord | undefined, live as LiveLun[]);
+    const d = decideMedia(100, { action: 'eject', lun: 0, force: true }, rec as GadgetRecord | undefined, live as readonly LiveLun[]);
     expect(d.kind).toBe('refused');
     if (d.kind === 'refused') {
       expect(d.error.message).toMatch(msg);
