@@ -13,6 +13,8 @@ import { registerKernelModuleCommand } from './kernel-module.js';
 import { cliDeps } from './context.js';
 import { collectStatus, formatStatus } from './status.js';
 import { readNotesFile, validateVm } from './validate.js';
+import { notesLuns } from '../media/notes-luns.js';
+import { registerMediaCommand } from './media.js';
 
 const out = (lines: readonly string[]) => process.stdout.write(lines.map((l) => `${l}\n`).join(''));
 
@@ -55,7 +57,7 @@ export function program(): Command {
     .action((o: { json?: boolean }) => {
       const settings = loadSettings({ path: p.opts<{ settings?: string }>().settings });
       const fs = nodeHostFs(settings.paths.root);
-      const list = collectStatus(fs, new StateStore(fs, settings.paths.stateDir));
+      const list = collectStatus(fs, new StateStore(fs, settings.paths.stateDir), (vmid) => notesLuns(fs, settings, vmid));
       out(o.json ? [JSON.stringify(list, null, 2)] : formatStatus(list));
     });
 
@@ -76,6 +78,7 @@ export function program(): Command {
   registerAdminCommands(p);
   registerImageCommands(p);
   registerKernelModuleCommand(p);
+  registerMediaCommand(p);
   return p;
 }
 
