@@ -56,7 +56,16 @@ export async function prepareNotes(api: NotesApi, node: string, vmid: number, cm
   return { notes, edited, digest, vmConfig };
 }
 
-async function run(deps: HookDeps, api: NotesApi | undefined, vmid: number, action: string, image: string | undefined, o: MediaOptions): Promise<void> {
+/** Test-only: PVE_USB_GADGET_MEDIA_FAULT=<n> kills the CLI with SIGKILL right after the n-th configfs write. */
+export function mediaFault(env: NodeJS.ProcessEnv): ((done: number) => void) | undefined {
+  const n = Number(env.PVE_USB_GADGET_MEDIA_FAULT);
+  if (!Number.isInteger(n) || n < 1) return undefined;
+  return (done) => {
+    if (done === n) process.kill(process.pid, 'SIGKILL');
+  };
+}
+
+async function run(deps: HookDeps & { afterStep?: (done: number) => void }, api: NotesApi | undefined, vmid: number, action: string, image: string | undefined, o: MediaOptions): Promise<void> {
   const lun = Number(o.lun);
   if (action === 'show') {
     const statuses = lunStatuses(deps.state.read(vmid), readLiveLuns(deps.fs, vmid), notesLuns(deps.fs, deps.settings, vmid), resolver(deps.fs)).filter((s) => o.lun === undefined || s.index === lun);
@@ -114,7 +123,7 @@ export function registerMediaCommand(program: Command): void {
       const deps = cliDeps({ settings: program.opts<{ settings?: string }>().settings });
       const api = action === 'insert' && !o.once ? createClient({ settings: deps.settings, log: createLogger('pve-usb-gadget') }) : undefined;
       try {
-        await run(deps, api, Number(id), action, image, o);
+        await run({ ...deps, afterStep: mediaFault(process.env) }, api, Number(id), action, image, o);
       } finally {
         await api?.close();
       }
