@@ -23,8 +23,8 @@ import { setLunKeys } from './notes-edit.js';
 
 export type NotesApi = Pick<ProxmoxClient, 'getVmConfig' | 'updateVmConfig'>;
 
-interface MediaOptions {
-  lun: string;
+export interface MediaOptions {
+  lun?: string;
   once?: boolean;
   force?: boolean;
   cdrom?: boolean;
@@ -65,26 +65,45 @@ export function mediaFault(env: NodeJS.ProcessEnv): ((done: number) => void) | u
   };
 }
 
-async function run(deps: HookDeps & { afterStep?: (done: number) => void }, api: NotesApi | undefined, vmid: number, action: string, image: string | undefined, o: MediaOptions): Promise<void> {
-  const lun = Number(o.lun);
+export type MediaInvocation = { action: 'show'; lun?: number; json: boolean } | (MediaCommand & { once: boolean });
+
+/** argv → what to do; CommanderError (exit 2) for a bad combination. Pure. */
+export function parseMediaArgs(action: string, image: string | undefined, o: MediaOptions): MediaInvocation {
+  const usage = (m: string) => new CommanderError(2, 'usage', m);
+  if (o.lun !== undefined && !/^(?:[0-9]|1[0-5])$/.test(o.lun)) throw usage(`not a LUN: '${o.lun}' (0..15)`);
+  const lun = o.lun === undefined ? 0 : Number(o.lun);
+  const insertOnly = o.once || o.cdrom !== undefined || o.readonly !== undefined;
   if (action === 'show') {
-    const statuses = lunStatuses(deps.state.read(vmid), readLiveLuns(deps.fs, vmid), notesLuns(deps.fs, deps.settings, vmid), resolver(deps.fs)).filter((s) => o.lun === undefined || s.index === lun);
-    if (o.json) return printLine(JSON.stringify(statuses, null, 2));
-    if (statuses.length === 0) throw new MediaError(`VM ${vmid} has no live stick${o.lun !== undefined ? ` with lun${lun}` : ''} on this host`, { fix: `start the VM (or run: pve-usb-gadget up ${vmid})` });
+    if (image !== undefined || insertOnly || o.force) throw usage('show takes only --lun and --json');
+    return { action: 'show', lun: o.lun === undefined ? undefined : lun, json: !!o.json };
+  }
+  if (o.json) throw usage('--json goes with show only');
+  if (action === 'eject') {
+    if (image !== undefined || insertOnly) throw usage('eject takes only --lun and --force (it never changes the notes)');
+    return { action: 'eject', lun, force: !!o.force, once: true };
+  }
+  if (action !== 'insert' || image === undefined) throw usage('give show, eject or insert <image>');
+  return { action: 'insert', lun, image, cdrom: o.cdrom, readonly: o.readonly, force: !!o.force, once: !!o.once };
+}
+
+async function run(deps: HookDeps & { afterStep?: (done: number) => void }, api: NotesApi | undefined, vmid: number, inv: MediaInvocation): Promise<void> {
+  if (inv.action === 'show') {
+    const statuses = lunStatuses(deps.state.read(vmid), readLiveLuns(deps.fs, vmid), notesLuns(deps.fs, deps.settings, vmid), resolver(deps.fs)).filter((s) => inv.lun === undefined || s.index === inv.lun);
+    if (inv.json) return printLine(JSON.stringify(statuses, null, 2));
+    if (statuses.length === 0) throw new MediaError(`VM ${vmid} has no live stick${inv.lun !== undefined ? ` with lun${inv.lun}` : ''} on this host`, { fix: `start the VM (or run: pve-usb-gadget up ${vmid})` });
     return statuses.forEach((s) => printLine(formatLunStatus(s)));
   }
-  const target = o.lun === undefined ? 0 : lun;
-  if (action === 'eject') {
-    if (image !== undefined || o.once || o.cdrom !== undefined || o.readonly !== undefined) throw new CommanderError(2, 'usage', 'eject takes only --lun and --force (it never changes the notes)');
-    const r = await changeMedia(deps, vmid, { action: 'eject', lun: target, force: !!o.force });
+  if (inv.action === 'eject') {
+    const r = await changeMedia(deps, vmid, inv);
     printLine(`VM ${vmid}: ${r.message}`);
-    if (r.changed) printLine(`VM ${vmid}: the notes are unchanged: the next start serves their image on lun${target} again`);
+    if (r.changed) printLine(`VM ${vmid}: the notes are unchanged: the next start serves their image on lun${inv.lun} again`);
     return;
   }
-  if (action !== 'insert' || image === undefined) throw new CommanderError(2, 'usage', 'give show, eject or insert <image>');
-  const cmd: MediaCommand = { action: 'insert', lun: target, image, cdrom: o.cdrom, readonly: o.readonly, force: !!o.force };
+  const { once, ...cmd } = inv;
+  const target = cmd.lun;
+  const image = cmd.image;
   let prepared: Awaited<ReturnType<typeof prepareNotes>> | undefined;
-  if (!o.once) {
+  if (!once) {
     if (!api) throw new MediaError('updating the notes needs the Proxmox API token, and the settings have no [api] section', { key: 'api', fix: 'add --once (the notes stay as they are), or run install.sh with the API set up' });
     prepared = await prepareNotes(api, deps.settings.node, vmid, cmd, deps.settings.defaultSpeed);
   }
@@ -119,11 +138,11 @@ export function registerMediaCommand(program: Command): void {
     .option('--json', 'show: machine-readable output')
     .action(async (id: string, action: string, image: string | undefined, o: MediaOptions) => {
       if (!/^[1-9][0-9]{2,8}$/.test(id)) throw new CommanderError(2, 'usage', `not a VM id: '${id}' (100..999999999)`);
-      if (o.lun !== undefined && !/^(?:[0-9]|1[0-5])$/.test(o.lun)) throw new CommanderError(2, 'usage', `not a LUN: '${o.lun}' (0..15)`);
+      const inv = parseMediaArgs(action, image, o);
       const deps = cliDeps({ settings: program.opts<{ settings?: string }>().settings });
-      const api = action === 'insert' && !o.once ? createClient({ settings: deps.settings, log: createLogger('pve-usb-gadget') }) : undefined;
+      const api = inv.action === 'insert' && !inv.once ? createClient({ settings: deps.settings, log: createLogger('pve-usb-gadget') }) : undefined;
       try {
-        await run({ ...deps, afterStep: mediaFault(process.env) }, api, Number(id), action, image, o);
+        await run({ ...deps, afterStep: mediaFault(process.env) }, api, Number(id), inv);
       } finally {
         await api?.close();
       }

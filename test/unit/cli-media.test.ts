@@ -1,6 +1,6 @@
 // The notes side of media insert and the live LUN status: pure parts, with a fake API answering config reads.
 import { describe, expect, it } from 'vitest';
-import { prepareNotes, type NotesApi } from '../../src/cli/media.js';
+import { parseMediaArgs, prepareNotes, type NotesApi } from '../../src/cli/media.js';
 import { setLunKeys } from '../../src/cli/notes-edit.js';
 import { MediaError, NotesError } from '../../src/errors.js';
 import { lunStatuses } from '../../src/media/lun-status.js';
@@ -54,5 +54,23 @@ describe('lunStatuses', () => {
   it('reports no difference when configfs, record and notes agree', () => {
     const [s] = lunStatuses(record, [{ ...live[0]!, file: '/images/a.iso' }], [{ index: 0, image: '/images/a.iso', readonly: true, cdrom: true, removable: true, inquiry: '' }], (p) => p);
     expect(s?.differs).toEqual([]);
+  });
+});
+
+describe('parseMediaArgs', () => {
+  it('reads insert, eject and show with their options', () => {
+    expect(parseMediaArgs('insert', '/images/b.iso', { lun: '1', cdrom: false })).toEqual({ action: 'insert', lun: 1, image: '/images/b.iso', cdrom: false, readonly: undefined, force: false, once: false });
+    expect(parseMediaArgs('eject', undefined, { force: true })).toEqual({ action: 'eject', lun: 0, force: true, once: true });
+    expect(parseMediaArgs('show', undefined, { json: true })).toEqual({ action: 'show', lun: undefined, json: true });
+  });
+  it.each([
+    ['eject', undefined, { once: true }, /eject takes only/],
+    ['eject', '/x', {}, /eject takes only/],
+    ['insert', undefined, {}, /insert <image>/],
+    ['swap', '/x', {}, /give show, eject or insert/],
+    ['eject', undefined, { lun: '16' }, /not a LUN: '16'/],
+    ['show', undefined, { force: true }, /show takes only/],
+  ] as const)('refuses %s %s %o as a usage error', (action, image, o, msg) => {
+    expect(() => parseMediaArgs(action, image, o)).toThrow(msg);
   });
 });
