@@ -89,6 +89,7 @@ export async function mediaSwap(node: PveNode) {
   const insert = cli(['media', '310', '--lun', '1', 'insert', b]);
   await sleep(1000); // the host sees the unit attention (medium changed) on its next command
   const readAfter = cd ? readHead(`/dev/${cd.name}`, 5 * 2048) : 'no cdrom device';
+  node.syncConfigFile(310); // pmxcfs shows the API's edit in the local file at once; the fake API needs telling
   const show = cli(['media', '310', 'show', '--json']);
   const status = cli(['status', '--json']);
   const notes = String(node.api.vmConfig(310).description ?? '');
