@@ -49,7 +49,7 @@ async function release(deps: MediaDeps, record: GadgetRecord, volumes: readonly 
 }
 
 export async function changeMedia(deps: MediaDeps, vmid: number, cmd: MediaCommand, vmConfig?: Readonly<Record<string, string>>): Promise<MediaResult> {
-  return withLock(deps as HookDeps, async () => {
+  return withLock(deps, async () => {
     const { fs, state, log } = deps;
     let record = state.read(vmid);
     let live = readLiveLuns(fs, vmid);
@@ -103,6 +103,8 @@ export async function changeMedia(deps: MediaDeps, vmid: number, cmd: MediaComma
       throw decision.error;
     }
     if (decision.kind === 'nothing') {
+      // a volume activated again for what the LUN already serves belongs to the LUN, not to the spares
+      if (newVolume) state.write(settleRecord(base, live).record);
       return { changed: false, file: target.file, ro: target.ro, cdrom: target.cdrom, message: `${decision.reason}: nothing changed` };
     }
     try {
