@@ -81,3 +81,6 @@ export function errnoOf(err: unknown): string | undefined {
 
 /** A stick backup could not be taken, listed or restored (src/backup/). */
 export class BackupError extends GadgetError {}
+
+/** A media change (pve-usb-gadget media) refused before anything changed, or interrupted by the kernel. */
+export class MediaError extends GadgetError {}

@@ -130,3 +130,37 @@ export function removeGadgetSection(notes: string): string {
   if (after.length === 0) return before.join('\n');
   return [...before, '', ...after].join('\n');
 }
+
+/**
+ * The notes with these keys set in LUN `index`'s section: the main `[usb-gadget]` section for 0, else
+ * `[usb-gadget.lunN]` (which must exist: undefined when it does not, or when there is no block).
+ */
+export function setLunKeys(notes: string, index: number, values: ReadonlyMap<string, string>): string | undefined {
+  if (index === 0) return hasGadgetSection(notes) ? setGadgetKeys(notes, values) : undefined;
+  const ls = lines(notes);
+  const block = findBlock(ls);
+  if (!block) return undefined;
+  const want = `${GADGET_SECTION}.lun${index}`;
+  const start = ls.findIndex((l, i) => {
+    if (i <= block.start || i >= block.end) return false;
+    const name = parseSectionHeader(bare(l));
+    return typeof name === 'string' && name.toLowerCase() === want;
+  });
+  if (start < 0) return undefined;
+  let end = start + 1;
+  while (end < block.end && parseSectionHeader(bare(ls[end] ?? '')) === undefined) end++;
+  const out = [...ls];
+  const eol = (out[start] ?? '').endsWith('\r') ? '\r' : '';
+  const missing: string[] = [];
+  for (const [k, v] of values) {
+    const key = k.toLowerCase();
+    const line = `${key} = ${formatIniValue(v)}`;
+    const at = out.findIndex((l, i) => i > start && i < end && keyOf(l) === key);
+    if (at >= 0) out[at] = `${line}${(out[at] ?? '').endsWith('\r') ? '\r' : ''}`;
+    else missing.push(`${line}${eol}`);
+  }
+  let insertAt = end;
+  while (insertAt > start + 1 && isBlank(out[insertAt - 1] ?? '')) insertAt--;
+  out.splice(insertAt, 0, ...missing);
+  return out.join('\n');
+}

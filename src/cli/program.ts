@@ -14,6 +14,8 @@ import { ATTACH_COMMAND, cliAttachHelper, runAttachHelper } from './attach-helpe
 import { cliDeps } from './context.js';
 import { collectStatus, formatStatus } from './status.js';
 import { readNotesFile, validateVm } from './validate.js';
+import { notesLuns } from '../media/notes-luns.js';
+import { registerMediaCommand } from './media.js';
 
 const out = (lines: readonly string[]) => process.stdout.write(lines.map((l) => `${l}\n`).join(''));
 
@@ -59,7 +61,7 @@ export function program(opts: ProgramOptions = {}): Command {
     .action((o: { json?: boolean }) => {
       const settings = loadSettings({ path: p.opts<{ settings?: string }>().settings });
       const fs = nodeHostFs(settings.paths.root);
-      const list = collectStatus(fs, new StateStore(fs, settings.paths.stateDir));
+      const list = collectStatus(fs, new StateStore(fs, settings.paths.stateDir), (vmid) => notesLuns(fs, settings, vmid));
       out(o.json ? [JSON.stringify(list, null, 2)] : formatStatus(list));
     });
 
@@ -88,5 +90,6 @@ export function program(opts: ProgramOptions = {}): Command {
   registerImageCommands(p);
   registerKernelModuleCommand(p);
   registerBackupCommands(p);
+  registerMediaCommand(p);
   return p;
 }

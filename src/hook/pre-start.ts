@@ -103,7 +103,7 @@ async function undo(deps: HookDeps, vmid: number): Promise<void> {
   if (unloaded.length > 0) deps.log.info(`unloaded ${unloaded.join(', ')} (no gadget left)`);
 }
 
-export async function withLock<T>(deps: HookDeps, fn: () => T | Promise<T>): Promise<T> {
+export async function withLock<T>(deps: Pick<HookDeps, 'lock'>, fn: () => T | Promise<T>): Promise<T> {
   const release = await deps.lock.acquire();
   try {
     return await fn();

@@ -32,9 +32,15 @@ export async function teardownLocked(deps: HookDeps, vmid: number): Promise<Tear
   // keep the record while the gadget is still (partly) there, so a later run can try again; volumes are
   // released only once the gadget has closed them
   if (failures.length === 0 && record) {
-    const volumes = await releaseVolumes(deps, record.luns);
+    // spare volumes: activated by a media change (src/media) but not, or no longer, served
+    const spare = (record.spareVolumes ?? []).map((volume) => ({ index: -1, image: '', readonly: true, cdrom: false, volume }));
+    const volumes = await releaseVolumes(deps, [...record.luns, ...spare]);
     failures = volumes.failures;
-    if (failures.length > 0) state.write({ ...record, luns: volumes.kept });
+    if (failures.length > 0) {
+      const kept = volumes.kept.filter((l) => l.index >= 0);
+      const keptSpare = volumes.kept.filter((l) => l.index < 0).flatMap((l) => (l.volume ? [l.volume] : []));
+      state.write({ ...record, luns: kept, spareVolumes: keptSpare, media: undefined });
+    }
   }
   if (failures.length === 0) state.remove(vmid);
   return { removed: observed !== undefined || record !== undefined, failures };

@@ -2,6 +2,19 @@ import type { HostFs } from '../apply/host-fs.js';
 import type { Speed } from '../spec/types.js';
 import type { LunVolume } from '../storage/resolve.js';
 
+/** A media change under way (src/media/change.ts): written before its first configfs write, removed after. */
+export interface MediaIntent {
+  lun: number;
+  action: 'insert' | 'eject';
+  /** the realpath being inserted */
+  image?: string;
+  /** how many of the planned configfs writes are done */
+  done: number;
+  steps: number;
+  pid: number;
+  startedAt: string;
+}
+
 /**
  * What pre-start made for one VM. Written before the first configfs change ("building") and updated
  * once the gadget is live, so a pre-start killed half-way still leaves a record post-stop can act on.
@@ -20,10 +33,17 @@ export interface GadgetRecord {
   serial: string;
   speed: Speed;
   /**
-   * resolved (realpath) images per LUN; `volume` (optional) when the notes named a Proxmox volume: what
+   * resolved (realpath) images per LUN ('' after a media eject); `volume` (optional) when the notes named a Proxmox volume: what
    * was activated or mapped, so teardown can release it (src/storage/resolve.ts)
    */
   luns: { index: number; image: string; readonly: boolean; cdrom: boolean; volume?: LunVolume }[];
+  /** a media change in progress; a record still holding one after its pid died was interrupted */
+  media?: MediaIntent;
+  /**
+   * volumes activated for this stick that no LUN serves (a media change's new volume before it is
+   * served, the old one until it is released): teardown releases them like the LUNs' own
+   */
+  spareVolumes?: LunVolume[];
   /** the usb_storage quirk entry we added, if any */
   quirk?: string;
   /** bus-port the host enumerated it on, e.g. "3-1" */

@@ -11,6 +11,7 @@ import { allHookOutput } from './qemu-server.js';
 import { blockVolume, rbdSysfs, sharedMigration, volumeRefusals } from './scenarios-storage.js';
 import { unraidImage } from './scenarios-images.js';
 import { identityScenarios } from './scenarios-identity.js';
+import { mediaEject, mediaForceEject, mediaKill, mediaSwap } from './scenarios-media.js';
 
 const groups: Record<string, ((node: PveNode) => Promise<unknown>)[]> = {
   lifecycle: [happyPath, identityAndData],
@@ -21,6 +22,7 @@ const groups: Record<string, ((node: PveNode) => Promise<unknown>)[]> = {
   storage: [blockVolume, sharedMigration, volumeRefusals, rbdSysfs],
   images: [unraidImage],
   identity: [identityScenarios],
+  media: [mediaSwap, mediaEject, mediaForceEject, mediaKill],
 };
 
 async function main(): Promise<void> {
