@@ -1,9 +1,11 @@
 // npm run demo: the whole lifecycle on a real kernel in a VM (see test/e2e/guest/demo-main.ts).
 import { bundleForVm } from '../test/e2e/harness/bundle.js';
+import { FLAVOUR } from '../test/e2e/harness/flavour.js';
 import { runInVm } from '../test/e2e/harness/vm.js';
 
 const entry = await bundleForVm('test/e2e/guest/demo-main.ts', 'demo');
-process.stdout.write('booting a Debian bookworm kernel in QEMU (TCG, no KVM needed): about 10-20 s...\n');
+// PVUG_FLAVOUR=bookworm runs it on the Proxmox VE 8-like node instead (6.1, node 18)
+process.stdout.write(`booting Debian ${FLAVOUR}'s kernel in QEMU (TCG, no KVM needed): about 10-30 s...\n`);
 const MARKER = 'pvug-stage2: running the job';
 let started = false;
 // console chunks are as small as the serial port delivers them (a single '\r' or half a line): look for
