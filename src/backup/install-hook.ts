@@ -21,6 +21,9 @@ export interface HookInstallPaths {
   cli: string;
 }
 
+/** Beside the chain file: we created vzdump.conf (a node without pve-manager's file), so uninstall removes it again. */
+const createdMarker = (chain: string) => `${chain.slice(0, chain.lastIndexOf('/'))}/vzdump-conf-created`;
+
 const wrapperText = (cli: string) => `#!/bin/sh\n# pve-usb-gadget's vzdump hook (pve-usb-gadget backup install-hook); the admin's own hook, if any,\n# is in ${CHAIN_FILE} and runs first\nexec ${cli} vzdump-hook "$@"\n`;
 
 export function installHook(fs: HostFs, p: HookInstallPaths): string[] {
@@ -43,6 +46,10 @@ export function installHook(fs: HostFs, p: HookInstallPaths): string[] {
     did.push(`recorded the previous vzdump script ${edit.previous} in ${chain}: it keeps running, before ours`);
   }
   if (edit.changed) {
+    if (!fs.exists(conf)) {
+      fs.mkdir(chain.slice(0, chain.lastIndexOf('/')), { recursive: true, mode: 0o755 });
+      fs.writeAtomic(createdMarker(chain), `${conf}\n`, 0o644);
+    }
     fs.writeAtomic(conf, edit.text, 0o644);
     did.push(`set script: ${wrapper} in ${conf}`);
   }
@@ -58,13 +65,16 @@ export function uninstallHook(fs: HostFs, p: Omit<HookInstallPaths, 'cli'>): str
   const text = fs.readTextIfExists(conf);
   if (text !== undefined) {
     const edit = uninstallScript(text, wrapper, previous);
-    if (edit.changed) {
+    if (edit.changed && edit.text.trim() === '' && fs.exists(createdMarker(chain))) {
+      fs.unlink(conf);
+      did.push(`removed ${conf} (install had created it)`);
+    } else if (edit.changed) {
       fs.writeAtomic(conf, edit.text, 0o644);
       did.push(previous ? `restored script: ${previous} in ${conf}` : `removed script: from ${conf}`);
     }
     if (edit.note) did.push(edit.note);
   }
-  for (const f of [chain, wrapper]) {
+  for (const f of [chain, wrapper, createdMarker(chain)]) {
     if (fs.exists(f)) {
       fs.unlink(f);
       did.push(`removed ${f}`);

@@ -30,6 +30,15 @@ describe('vzdump.conf edits', () => {
 });
 
 describe('install-hook and uninstall-hook', () => {
+  it('a node without /etc/vzdump.conf: install creates it, uninstall removes it again (nothing left behind)', () => {
+    const t = tmpRoot('pvug-hookinst-');
+    roots.push(t);
+    expect(installHook(t.fs, { cli: '/usr/local/sbin/pve-usb-gadget' })).toEqual([`wrote ${W}`, `set script: ${W} in /etc/vzdump.conf`]);
+    expect(readFileSync(join(t.root, 'etc/vzdump.conf'), 'utf8')).toBe(`script: ${W}\n`);
+    expect(uninstallHook(t.fs, {})).toEqual(['removed /etc/vzdump.conf (install had created it)', `removed ${W}`, 'removed /etc/pve-usb-gadget/vzdump-conf-created']);
+    expect(t.fs.exists('/etc/vzdump.conf')).toBe(false);
+  });
+
   it('records the admin script, installs the wrapper, chains to it, and restores it', async () => {
     const t = tmpRoot('pvug-hookinst-');
     roots.push(t);
