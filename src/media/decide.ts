@@ -76,7 +76,9 @@ export function decideMedia(vmid: number, req: MediaRequest, record: GadgetRecor
   const eject = (): MediaStep =>
     req.force
       ? { op: { kind: 'write', path: `${dir}/forced_eject`, value: '1' }, what: 'forced-eject', lockable: false }
-      : { op: { kind: 'write', path: `${dir}/file`, value: '' }, what: 'eject', lockable: true };
+      : // a newline, not an empty string: a zero-length write(2) never reaches fsg_store_file, which
+        // strips one trailing newline and closes the file when nothing is left
+        { op: { kind: 'write', path: `${dir}/file`, value: '\n' }, what: 'eject', lockable: true };
 
   if (req.action === 'eject') {
     if (!open) return { kind: 'nothing', reason: `lun${req.lun} has no medium` };

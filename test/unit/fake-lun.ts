@@ -27,6 +27,8 @@ export function fakeLunFs(t: TmpRoot): FakeLuns {
       const m = /^(.*\/lun\.\d+)\/(ro|cdrom|file|forced_eject)$/.exec(p);
       if (!m) return base.write(p, value);
       const [, dir = '', attr] = m;
+      // write(2) of zero bytes: configfs never calls the attribute's store (writeFileSync of '' writes nothing)
+      if (value === '') return;
       const open = read(`${dir}/file`) !== '';
       writes.push(`${attr}=${value}`);
       if (attr === 'ro') {

@@ -64,7 +64,7 @@ describe('changeMedia', () => {
   it('turns a cdrom LUN into a writable disk in the kernel order (the fake refuses any other)', async () => {
     const s = setup([{ file: '/images/a.iso', cdrom: true }]);
     await changeMedia(s.deps, 100, { action: 'insert', lun: 0, image: '/images/disk.img', cdrom: false, readonly: false, force: false });
-    expect(s.fake.writes).toEqual(['file=', 'cdrom=0', 'ro=0', 'file=/images/disk.img']);
+    expect(s.fake.writes).toEqual(['file=\n', 'cdrom=0', 'ro=0', 'file=/images/disk.img']);
     expect(s.lun(0)).toMatchObject({ file: '/images/disk.img', cdrom: false, ro: false });
   });
 

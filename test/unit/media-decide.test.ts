@@ -18,7 +18,7 @@ describe('decideMedia', () => {
 
   it('changing cdrom/ro ejects first, then cdrom, ro, then file', () => {
     const d = decideMedia(100, { action: 'insert', lun: 0, image: '/img/disk.img', ro: false, cdrom: false, force: false }, record, [lun()]);
-    expect(writes(d)).toEqual(['file=', 'cdrom=0', 'ro=0', 'file=/img/disk.img']);
+    expect(writes(d)).toEqual(['file=\n', 'cdrom=0', 'ro=0', 'file=/img/disk.img']);
   });
 
   it('--force uses forced_eject instead of the lockable eject', () => {

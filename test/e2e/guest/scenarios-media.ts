@@ -20,9 +20,20 @@ import { NODE_BIN, runHook } from './qemu-server.js';
 const CLI = '/project/dist/cli.cjs';
 const ISO_DIR = '/var/lib/vz/template/iso';
 
-function cli(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(NODE_BIN, [CLI, ...args], { env: { ...process.env, PVE_USB_GADGET_SETTINGS: SETTINGS, ...env }, encoding: 'utf8', timeout: 120_000 });
-  return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
+/** The CLI as a child process; never spawnSync: the fake API answering it runs in this process's event loop. */
+function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(NODE_BIN, [CLI, ...args], { env: { ...process.env, PVE_USB_GADGET_SETTINGS: SETTINGS, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
 }
 
 function iso(name: string, tag: string): string {
@@ -86,14 +97,14 @@ export async function mediaSwap(node: PveNode) {
   const s = await startStick(node, 310, a);
   const cd = s.disks.find((d) => d.lun === 1);
   const before = cd ? readHead(`/dev/${cd.name}`, 5 * 2048) : 'no cdrom device';
-  const insert = cli(['media', '310', '--lun', '1', 'insert', b]);
+  const insert = await cli(['media', '310', '--lun', '1', 'insert', b]);
   await sleep(1000); // the host sees the unit attention (medium changed) on its next command
   const readAfter = cd ? readHead(`/dev/${cd.name}`, 5 * 2048) : 'no cdrom device';
   node.syncConfigFile(310); // pmxcfs shows the API's edit in the local file at once; the fake API needs telling
-  const show = cli(['media', '310', 'show', '--json']);
-  const status = cli(['status', '--json']);
+  const show = await cli(['media', '310', 'show', '--json']);
+  const status = await cli(['status', '--json']);
   const notes = String(node.api.vmConfig(310).description ?? '');
-  const again = cli(['media', '310', '--lun', '1', 'insert', b]);
+  const again = await cli(['media', '310', '--lun', '1', 'insert', b]);
   return { pre: s.pre, disks: s.disks, before, insert, readAfter, configfs: lunFile(310, 1), show, status, notes, again, ...(await stopStick(node, 310)) };
 }
 
@@ -101,13 +112,13 @@ export async function mediaEject(node: PveNode) {
   const s = await startStick(node, 311, iso('media-c.iso', 'ISO-C'));
   const sd = s.disks.find((d) => d.lun === 0);
   const before = sd ? readHead(`/dev/${sd.name}`, 0, 4) : 'no disk device';
-  const eject = cli(['media', '311', 'eject']);
+  const eject = await cli(['media', '311', 'eject']);
   await sleep(1000);
   const readAfter = sd ? readHead(`/dev/${sd.name}`, 0, 4) : 'no disk device';
   const size = sd ? spawnSync('blockdev', ['--getsize64', `/dev/${sd.name}`], { encoding: 'utf8' }) : undefined;
   const notes = String(node.api.vmConfig(311).description ?? '');
-  const unknownLun = cli(['media', '311', '--lun', '7', 'eject']);
-  const refused = cli(['media', '311', '--lun', '1', 'insert', '/etc/passwd', '--once']);
+  const unknownLun = await cli(['media', '311', '--lun', '7', 'eject']);
+  const refused = await cli(['media', '311', '--lun', '1', 'insert', '/etc/passwd', '--once']);
   return { pre: s.pre, before, eject, readAfter, sizeAfter: size?.stdout.trim() ?? '', sizeErr: size?.stderr ?? '', configfs: lunFile(311, 0), record: record(311).luns, notes, unknownLun, refused, configfsAfterRefusals: lunFile(311, 1), ...(await stopStick(node, 311)) };
 }
 
@@ -118,9 +129,9 @@ export async function mediaForceEject(node: PveNode) {
   // holding the cdrom open makes Linux's sr driver send PREVENT ALLOW MEDIUM REMOVAL (door locked)
   const holder = cd ? spawn('sh', ['-c', `exec 3</dev/${cd.name}; sleep 60`], { stdio: 'ignore' }) : undefined;
   await sleep(1500);
-  const locked = cli(['media', '312', '--lun', '1', 'eject']);
+  const locked = await cli(['media', '312', '--lun', '1', 'eject']);
   const stillServed = lunFile(312, 1);
-  const forced = cli(['media', '312', '--lun', '1', 'eject', '--force']);
+  const forced = await cli(['media', '312', '--lun', '1', 'eject', '--force']);
   const afterForce = lunFile(312, 1);
   holder?.kill('SIGKILL');
   return { pre: s.pre, locked, stillServed, forced, afterForce, ...(await stopStick(node, 312)) };
@@ -131,11 +142,11 @@ export async function mediaKill(node: PveNode) {
   const disk2 = `${IMAGES}/vm313-b.img`;
   writeFileSync(disk2, Buffer.alloc(4 * 1024 * 1024, 0x45));
   // cdrom → writable disk: eject, cdrom=0, ro=0, file: killed right after the first write
-  const killed = cli(['media', '313', '--lun', '1', 'insert', disk2, '--no-cdrom', '--no-readonly', '--once'], { PVE_USB_GADGET_MEDIA_FAULT: '1' });
+  const killed = await cli(['media', '313', '--lun', '1', 'insert', disk2, '--no-cdrom', '--no-readonly', '--once'], { PVE_USB_GADGET_MEDIA_FAULT: '1' });
   const recordAfterKill = record(313);
   const configfsAfterKill = lunFile(313, 1);
-  const status = cli(['status', '--json']);
-  const retry = cli(['media', '313', '--lun', '1', 'insert', disk2, '--no-cdrom', '--no-readonly', '--once']);
+  const status = await cli(['status', '--json']);
+  const retry = await cli(['media', '313', '--lun', '1', 'insert', disk2, '--no-cdrom', '--no-readonly', '--once']);
   const recordAfterRetry = record(313);
   return { pre: s.pre, killed, recordAfterKill, configfsAfterKill, status, retry, recordAfterRetry, configfs: lunFile(313, 1), ...(await stopStick(node, 313)) };
 }
