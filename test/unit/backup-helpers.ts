@@ -9,7 +9,8 @@ import { spawnScript } from '../../src/backup/run-script.js';
 import type { VzdumpHookDeps } from '../../src/backup/vzdump-hook.js';
 import { createLogger } from '../../src/hook/log.js';
 import { parseSettings } from '../../src/settings/parse.js';
-import type { FakeFiles } from '../fake-pve/vzdump.js';
+import type { FakeFiles, FakeGuest, FakeVzdumpJob, Mode } from '../fake-pve/vzdump.js';
+import { vzdumpHook } from '../../src/backup/vzdump-hook.js';
 import { tmpRoot, type TmpRoot } from './tmp-root.js';
 
 export const NOTES = '[usb-gadget]\nimage = /images/stick.img\nvendor_id = 0x0781\nproduct_id = 0x5571\nserial = 4C530001230101111111\n';
@@ -100,6 +101,29 @@ export function backupHost(opts: { reflink?: boolean; settingsExtra?: string; pa
       closeSync(fd);
     },
     imageText: (n = 16) => readFileSync(img).subarray(0, n).toString('latin1').replace(/\0+$/, ''),
+  };
+}
+
+/** A vzdump job of the stand-in that runs the real hook on `h`; `qemu` replaces single guest operations. */
+export function fakeJob(h: BackupHost, mode: Mode, guests: FakeGuest[], qemu: Partial<FakeVzdumpJob['qemu']> = {}, extra: Partial<FakeVzdumpJob> = {}): FakeVzdumpJob {
+  let t = new Date(2026, 11, 4, 18, 0, 0).getTime();
+  return {
+    mode,
+    storeId: 'backups',
+    dumpDir: '/dump',
+    guests,
+    script: (argv, env) => vzdumpHook(h.deps, argv, env),
+    qemu: {
+      shutdown: async (g) => void (g.running = false),
+      startPaused: async (g) => void ((g.running = true), (g.paused = true)),
+      cont: async (g) => void (g.paused = false),
+      stop: async (g) => void (g.running = false),
+      writeArchive: async (g, tmptar) => h.files.write(tmptar, `archive of ${g.vmid}`),
+      ...qemu,
+    },
+    files: h.files,
+    now: () => new Date((t += 60_000)),
+    ...extra,
   };
 }
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { vzdumpHook } from '../../src/backup/vzdump-hook.js';
 import { runFakeVzdump, type FakeGuest, type FakeVzdumpJob, type Mode } from '../fake-pve/vzdump.js';
-import { backupHost, type BackupHost } from './backup-helpers.js';
+import { backupHost, fakeJob, type BackupHost } from './backup-helpers.js';
 
 const hosts: BackupHost[] = [];
 afterEach(() => {
@@ -18,26 +18,7 @@ function host(opts: Parameters<typeof backupHost>[0] = {}): BackupHost {
   return h;
 }
 
-function job(h: BackupHost, mode: Mode, guests: FakeGuest[], extra: Partial<FakeVzdumpJob> = {}): FakeVzdumpJob {
-  let t = new Date(2026, 11, 4, 18, 0, 0).getTime();
-  return {
-    mode,
-    storeId: 'backups',
-    dumpDir: '/dump',
-    guests,
-    script: (argv, env) => vzdumpHook(h.deps, argv, env),
-    qemu: {
-      shutdown: async (g) => void (g.running = false),
-      startPaused: async (g) => void ((g.running = true), (g.paused = true)),
-      cont: async (g) => void (g.paused = false),
-      stop: async (g) => void (g.running = false),
-      writeArchive: async (g, tmptar) => h.files.write(tmptar, `archive of ${g.vmid}`),
-    },
-    files: h.files,
-    now: () => new Date((t += 60_000)),
-    ...extra,
-  };
-}
+const job = (h: BackupHost, mode: Mode, guests: FakeGuest[], extra: Partial<FakeVzdumpJob> = {}) => fakeJob(h, mode, guests, {}, extra);
 
 const ours = (h: BackupHost) => readdirSync(join(h.t.root, 'dump')).filter((n) => n.includes('.usb-gadget')).sort();
 const running = (): FakeGuest[] => [{ vmid: 100, name: 'unraid', running: true }];

@@ -6,11 +6,10 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { takeRemembered } from '../../src/backup/at-pre-start.js';
 import { parseManifest } from '../../src/backup/manifest.js';
-import { vzdumpHook } from '../../src/backup/vzdump-hook.js';
 import { validateNotes } from '../../src/spec/validate.js';
 import type { GadgetSpec } from '../../src/spec/types.js';
 import { runFakeVzdump, type FakeGuest, type FakeVzdumpJob, type Mode } from '../fake-pve/vzdump.js';
-import { backupHost, NOTES, type BackupHost } from './backup-helpers.js';
+import { backupHost, fakeJob, NOTES, type BackupHost } from './backup-helpers.js';
 
 const hosts: BackupHost[] = [];
 afterEach(() => {
@@ -24,15 +23,11 @@ const spec = (): GadgetSpec => {
 };
 
 function job(h: BackupHost, mode: Mode, guests: FakeGuest[], extra: Partial<FakeVzdumpJob> = {}): FakeVzdumpJob {
-  let t = new Date(2026, 11, 4, 18, 0, 0).getTime();
-  return {
+  return fakeJob(
+    h,
     mode,
-    storeId: 'backups',
-    dumpDir: '/dump',
     guests,
-    script: (argv, env) => vzdumpHook(h.deps, argv, env),
-    qemu: {
-      shutdown: async (g) => void (g.running = false),
+    {
       // qemu-server's vm_start runs the hookscript's pre-start: here the part of it that copies
       startPaused: async (g) => {
         await takeRemembered(h.deps, g.vmid, spec());
@@ -43,13 +38,9 @@ function job(h: BackupHost, mode: Mode, guests: FakeGuest[], extra: Partial<Fake
         g.paused = false;
         h.guestWrite('AFTER-RESUME');
       },
-      stop: async (g) => void (g.running = false),
-      writeArchive: async (g, tmptar) => h.files.write(tmptar, `archive of ${g.vmid}`),
     },
-    files: h.files,
-    now: () => new Date((t += 60_000)),
-    ...extra,
-  };
+    extra,
+  );
 }
 
 const dump = (h: BackupHost) => readdirSync(join(h.t.root, 'dump')).sort();
