@@ -1,7 +1,7 @@
 import { applyOp, applyPlan, kernelError } from '../apply/apply-plan.js';
 import { assertUsbIdFree } from '../host/conflicts.js';
 import { imageContext, volumeUses } from '../host/image-facts.js';
-import { checkImage } from '../host/image-policy.js';
+import { checkImage, type ImageContext } from '../host/image-policy.js';
 import { ensureModules } from '../host/modules.js';
 import { addIgnoreQuirk, ignoreEntry } from '../host/quirks.js';
 import { UdcAllocator } from '../host/udc.js';
@@ -11,21 +11,30 @@ import { unraidGuid } from '../spec/guid.js';
 import { usbId, type GadgetSpec } from '../spec/types.js';
 import type { GadgetRecord } from '../state/record.js';
 import { activateVolumes, lunImageKey, planVolumes } from '../storage/resolve.js';
+import type { VolumePlan } from '../storage/volume-rules.js';
 import { looksLikeVolumeId } from '../storage/volume-id.js';
 import type { HookDeps } from './deps.js';
 
+/** The spec with its image paths resolved, the facts they were judged by, and the volume ids' plans. */
+export interface ResolvedImages {
+  spec: GadgetSpec;
+  ctx: ImageContext;
+  plans: Map<number, VolumePlan>;
+}
+
 /**
- * Resolve every LUN's image through the image policy. Run before touching anything, and again under the
- * host lock (another VM may have started exporting the same image meanwhile).
+ * Resolve every LUN's image through the image policy, gathering the facts once. Run before touching
+ * anything, and again under the host lock (another VM may have started exporting the same image
+ * meanwhile); under the lock the same facts then serve the volume activation too.
  */
-export function resolveImages(deps: HookDeps, vmid: number, spec: GadgetSpec, vmConfig?: Readonly<Record<string, string>>): GadgetSpec {
+export function resolveImages(deps: HookDeps, vmid: number, spec: GadgetSpec, vmConfig?: Readonly<Record<string, string>>): ResolvedImages {
   const ctx = imageContext(deps.fs, deps.settings, vmid, vmConfig);
   // volume ids (storage:volume) are checked here and resolved once activated (buildLocked)
-  planVolumes(deps, vmid, spec, vmConfig);
+  const plans = planVolumes(deps, vmid, spec, vmConfig);
   const luns = spec.luns.map((lun) =>
     looksLikeVolumeId(lun.image) ? lun : { ...lun, image: checkImage(deps.fs, deps.settings, lunImageKey(lun.index), lun.image, lun.readonly, ctx) },
   );
-  return { ...spec, luns };
+  return { spec: { ...spec, luns }, ctx, plans };
 }
 
 /**
@@ -41,8 +50,7 @@ export async function buildLocked(deps: HookDeps, vmid: number, spec: GadgetSpec
 
   const id = usbId(spec);
   assertUsbIdFree(fs, id, gadgetName(vmid));
-  const checked = resolveImages(deps, vmid, spec, vmConfig);
-  const plans = planVolumes(deps, vmid, spec, vmConfig);
+  const { spec: checked, ctx, plans } = resolveImages(deps, vmid, spec, vmConfig);
   // UDCs that other VMs' records name but that are not bound yet: their pre-start is mid-way.
   const reserved = new Set(state.list().filter((r) => r.vmid !== vmid).map((r) => r.udc));
   const udc = new UdcAllocator(fs).allocate(reserved);
@@ -66,7 +74,8 @@ export async function buildLocked(deps: HookDeps, vmid: number, spec: GadgetSpec
   deps.checkpoint('recorded');
 
   // volumes are activated (LVM) or mapped (RBD) with the record kept current, so failures and kills are undone
-  const inUse = volumeUses(imageContext(fs, settings, vmid, vmConfig));
+  // the host lock is held since resolveImages: nothing else can have started exporting meanwhile
+  const inUse = volumeUses(ctx);
   const resolved = await activateVolumes(deps, checked, plans, inUse, (volumes) => {
     record.luns = record.luns.map((l) => (volumes.has(l.index) ? { ...l, volume: volumes.get(l.index) } : l));
     state.write(record);
