@@ -1,7 +1,8 @@
 /**
  * Media changes on a live stick, on a real kernel (test/e2e/guest/scenarios-media.ts): swap a cdrom
  * LUN's ISO, eject a disk LUN, refuse then force-eject a locked medium, kill -9 mid-insert and recover.
- * The medium is read by the test VM's own usb-storage (isolation off), standing in for the guest.
+ * The medium is read by the test VM's own usb-storage (isolation off), and then by a nested Linux guest
+ * through usb-host, the way a Proxmox VM reads it (isolation on, as shipped).
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { expectClean, runScenarioGroup, type GroupRun } from './harness/scenarios.js';
@@ -14,7 +15,7 @@ describe('media changes on a real kernel', () => {
 
   it('ran every scenario', () => {
     expect(g.run.exitCode, g.run.output).toBe(0);
-    for (const s of ['mediaSwap', 'mediaEject', 'mediaForceEject', 'mediaKill']) expect(g.facts[s]?.crashed, s).toBeUndefined();
+    for (const s of ['mediaSwap', 'mediaEject', 'mediaForceEject', 'mediaKill', 'mediaGuest']) expect(g.facts[s]?.crashed, s).toBeUndefined();
   });
 
   describe('swap the ISO of a cdrom LUN', () => {
@@ -90,6 +91,41 @@ describe('media changes on a real kernel', () => {
       expect(f().recordAfterRetry.luns[1]).toMatchObject({ image: '/var/lib/vz/usb-gadget/vm313-b.img', cdrom: false, readonly: false });
       expect(f().configfs).toBe('/var/lib/vz/usb-gadget/vm313-b.img');
       expect(f().post.code).toBe(0);
+      expectClean(f().after, expect);
+    });
+  });
+
+  describe('seen by a nested Linux guest through usb-host (VM running, isolation on)', () => {
+    const f = () => g.facts.mediaGuest;
+    it('the guest boots and sees the cdrom and the disk', () => {
+      expect(f().start.started, f().start.error ?? f().bootSerial).toBe(true);
+      expect(f().devices?.out, f().bootSerial).toMatch(/sda/);
+      expect(f().cdBefore.out).toMatch(/^ISO-A-SECTOR-5/);
+      expect(f().diskBefore.out).toMatch(/^DDDD/);
+    });
+    it('an ISO swapped while the VM runs is what the guest reads next', () => {
+      expect(f().insert.code, f().insert.stderr).toBe(0);
+      expect(f().configfsAfterInsert).toBe('/var/lib/vz/template/iso/media-guest-b.iso');
+      expect(f().cdAfter.out).toMatch(/^ISO-B-SECTOR-5/);
+    });
+    it('an ejected disk LUN has no medium in the guest', () => {
+      expect(f().eject.code, f().eject.stderr).toBe(0);
+      expect(f().configfsAfterEject).toBe('');
+      expect(f().diskAfter.out).toMatch(/No medium found/);
+      expect(f().diskAfter.out.trim().split('\n').at(-1)).toBe('0');
+    });
+    it('a medium the guest holds locked is refused without --force and ejected with it', () => {
+      expect(f().hold.out).toContain('held');
+      expect(f().locked.code).toBe(1);
+      expect(f().locked.stderr).toMatch(/locked the medium.*EBUSY.*--force/);
+      expect(f().servedWhileLocked).toBe('/var/lib/vz/template/iso/media-guest-b.iso');
+      expect(f().cdWhileLocked.out).toMatch(/^ISO-B-SECTOR-5/);
+      expect(f().forced.code, f().forced.stderr).toBe(0);
+      expect(f().configfsAfterForce).toBe('');
+      expect(f().cdAfterForce.out).toMatch(/No medium found/);
+    });
+    it('the VM stops and post-stop leaves nothing', () => {
+      expect(f().stop.map((h: any) => h.code)).toEqual([0, 0]);
       expectClean(f().after, expect);
     });
   });

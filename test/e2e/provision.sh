@@ -32,7 +32,7 @@ fi
 readonly KERNEL_REV=1
 readonly INITRAMFS_REV=1
 readonly ROOTFS_REV=2
-readonly BENCH_GUEST_REV=1
+readonly BENCH_GUEST_REV=2
 readonly DKMS_ROOT_REV=2
 readonly UPGRADE_KIT_REV=4
 
@@ -81,8 +81,9 @@ readonly HOST_PACKAGES=(qemu-system-x86 qemu-utils busybox-static debootstrap cp
   ovmf) # ovmf: UEFI boot of a built unRAID image (test/e2e/images.test.ts)
 # Modules the initramfs loads itself (with their dependencies): 9p root, overlay, configfs.
 readonly INITRAMFS_MODULES=(virtio_pci 9pnet_virtio 9p overlay configfs)
-# The benchmark's nested guest (npm run bench): xHCI + usb-storage + sd drivers, with their dependencies.
-readonly BENCH_GUEST_MODULES=(xhci_pci usb_storage sd_mod)
+# The nested Linux guest (npm run bench, and the tests' guest shell): xHCI, usb-storage, sd, sr (cdrom)
+# and vfat with the codepage and charset FAT mounts by default, with their dependencies.
+readonly BENCH_GUEST_MODULES=(xhci_pci usb_storage sd_mod sr_mod vfat nls_cp437 nls_ascii)
 readonly ROOTFS_PACKAGES=(
   nodejs kmod util-linux procps iproute2 qemu-system-x86 seabios dosfstools mtools e2fsprogs fdisk
   bsdutils usbutils openssl ca-certificates psmisc
@@ -309,20 +310,24 @@ provision_rootfs() {
   log "rootfs: ready ($(du -sh "$FC/rootfs" | cut -f1))"
 }
 
-# The nested guest of `npm run bench`: the test kernel + a busybox initramfs (test/e2e/vm/bench-guest-init)
-# that reads the passed-through stick with dd. In $FC/bench-guest/, shared into the test VM by the bench.
+# The nested Linux guest: the test kernel + a busybox initramfs with two programs: /init
+# (test/e2e/vm/bench-guest-init, `npm run bench`: reads the passed-through stick with dd) and /shell-init
+# (test/e2e/vm/shell-guest-init, rdinit= in the tests: runs the commands the test VM sends). In
+# $FC/bench-guest/, shared into the test VM by the bench and by the scenario groups.
 provision_bench_guest() {
   local kver key
   kver=$(cat "$FC/kernel/version")
-  key="bench-guest-r$BENCH_GUEST_REV $kver ${BENCH_GUEST_MODULES[*]} $(cd "$VM_DIR" && sha256sum bench-guest-init)"
+  key="bench-guest-r$BENCH_GUEST_REV $kver ${BENCH_GUEST_MODULES[*]} $(cd "$VM_DIR" && sha256sum bench-guest-init shell-guest-init)"
   if stamp_ok bench-guest "$key" && [[ -f "$FC/bench-guest/initramfs.cpio.gz" ]]; then return; fi
   log "bench guest: building for $kver"
   local work=$FC/bench-guest.tmp
   rm -rf "$work" && mkdir -p "$work/root"/{bin,dev,proc,sys,tmp,modules}
   cp /bin/busybox "$work/root/bin/busybox"
   local applet
-  for applet in sh mount insmod cat sed sleep dd sync poweroff echo; do ln -s busybox "$work/root/bin/$applet"; done
+  for applet in sh mount umount insmod cat sed sleep dd sync poweroff echo stty findfs blkid ls head tail grep tr \
+    seq test [ printf readlink basename wc od hexdump kill cut; do ln -s busybox "$work/root/bin/$applet"; done
   install -m 0755 "$VM_DIR/bench-guest-init" "$work/root/init"
+  install -m 0755 "$VM_DIR/shell-guest-init" "$work/root/shell-init"
   copy_modules "$work/root/modules" "${BENCH_GUEST_MODULES[@]}"
   log "bench guest: modules $(tr '\n' ' ' <"$work/root/modules/order")"
   (cd "$work/root" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) | gzip -6 >"$work/initramfs.cpio.gz"

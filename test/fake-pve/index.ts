@@ -58,6 +58,8 @@ export interface FakePve {
   addVm(vm: AddVmOptions): void;
   /** set one option of the current config, as a root edit of the file would (no pending, no checks) */
   setVmOption(vmid: number, key: string, value: ConfigValue): void;
+  /** remove one option of the current config (a root edit, e.g. vzdump's unlock of `lock: backup`) */
+  deleteVmOption(vmid: number, key: string): void;
   /** current config (no pending values), a copy */
   vmConfig(vmid: number): Record<string, ConfigValue>;
   /** config as GET .../config shows it (pending applied) */
@@ -192,6 +194,7 @@ export async function startFakePve(opts: FakePveOptions = {}): Promise<FakePve> 
       });
     },
     setVmOption: (vmid, key, value) => void (vmOf(vmid).config[key] = value),
+    deleteVmOption: (vmid, key) => void delete vmOf(vmid).config[key],
     vmConfig: (vmid) => ({ ...vmOf(vmid).config }),
     vmEffectiveConfig: (vmid) => effectiveConfig(vmOf(vmid)),
     applyPending(vmid) {

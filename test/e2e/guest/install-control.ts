@@ -6,7 +6,9 @@
  *    each change every token's effective privileges (token ACLs ∩ its user's, propagated to sub-paths)
  *    are handed to the fake API, which then checks them on every request like PVE does;
  *  - qm config/set: as root@pam, through an all-privileges token, except `hookscript`, which the fake
- *    refuses to every token (as PVE does): kept here and shown in `qm config` and <vmid>.conf.
+ *    refuses to every token (as PVE does): kept here and shown in `qm config` and <vmid>.conf;
+ *  - qm status --verbose / suspend / resume (what the vzdump hook's pause uses): handed to `guests`, the
+ *    scenario's running QEMUs (the qemu-server stand-in's QMP), when a scenario sets it.
  * Only the subcommands install.sh and the CLI call exist; anything else fails loudly.
  */
 import { randomUUID } from 'node:crypto';
@@ -31,6 +33,14 @@ interface Acl {
   role: string;
 }
 
+/** qm's view of a running guest: QMP query-status, stop, cont (qemu-server vm_suspend/vm_resume) */
+export interface GuestPower {
+  /** QMP status ("running", "paused", "prelaunch"), or undefined when QEMU does not run */
+  qmpStatus(vmid: number): Promise<string | undefined>;
+  suspend(vmid: number): Promise<void>;
+  resume(vmid: number): Promise<void>;
+}
+
 const ok = (stdout = ''): Reply => ({ code: 0, stdout, stderr: '' });
 const err = (stderr: string, code = 255): Reply => ({ code, stdout: '', stderr: `${stderr}\n` });
 
@@ -53,6 +63,8 @@ export class PveControl {
   readonly users = new Map<string, { tokens: Map<string, { secret: string; privsep: boolean }> }>();
   readonly acls: Acl[] = [];
   readonly hookscripts = new Map<number, string>();
+  /** the running guests, for qm status/suspend/resume */
+  guests?: GuestPower;
   private server?: Server;
 
   private constructor(
@@ -221,6 +233,7 @@ export class PveControl {
       if (h) conf.hookscript = h;
       return ok(Object.keys(conf).sort().map((k) => `${k}: ${k === 'description' ? encodeText(conf[k] ?? '') : conf[k]}\n`).join(''));
     }
+    if ((cmd === 'status' || cmd === 'suspend' || cmd === 'resume') && this.guests) return this.power(cmd, vmid, rest);
     if (cmd !== 'set') return err(`qm stand-in: unsupported command: qm ${args.join(' ')}`);
     const { opt } = parse(rest);
     const del = (opt.get('delete') ?? '').split(',').filter(Boolean);
@@ -235,6 +248,20 @@ export class PveControl {
     const otherDel = del.filter((k) => k !== 'hookscript');
     if (opt.size > 0 || otherDel.length > 0) await this.root.updateVmConfig(NODE, vmid, Object.fromEntries(opt), { delete: otherDel });
     this.syncConfigFile(vmid);
+    return ok();
+  }
+
+  /** qm status/suspend/resume (qemu-server PVE/CLI/qm.pm, API status/suspend, status/resume) */
+  private async power(cmd: 'status' | 'suspend' | 'resume', vmid: number, rest: string[]): Promise<Reply> {
+    const guests = this.guests as GuestPower;
+    const qmp = await guests.qmpStatus(vmid);
+    const locked = this.api.vmConfig(vmid).lock;
+    if (cmd === 'status') return ok(`status: ${qmp === undefined ? 'stopped' : 'running'}\n${rest.includes('--verbose') && qmp ? `qmpstatus: ${qmp}\n` : ''}`);
+    if (qmp === undefined) return err(`VM ${vmid} not running`);
+    // check_lock: a config lock (vzdump's `lock: backup`) refuses unless --skiplock (root only)
+    if (locked !== undefined && !rest.includes('--skiplock')) return err(`VM is locked (${String(locked)})`);
+    if (cmd === 'suspend') await guests.suspend(vmid);
+    else await guests.resume(vmid);
     return ok();
   }
 }

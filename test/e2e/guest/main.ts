@@ -10,8 +10,9 @@ import { apiDown, api403, concurrency, enumerationTimeout, kernelRefusal, mappin
 import { allHookOutput } from './qemu-server.js';
 import { blockVolume, rbdSysfs, sharedMigration, volumeRefusals } from './scenarios-storage.js';
 import { unraidImage } from './scenarios-images.js';
-import { identityScenarios } from './scenarios-identity.js';
+import { identityScenarios, licenceStick } from './scenarios-identity.js';
 import { mediaEject, mediaForceEject, mediaKill, mediaSwap } from './scenarios-media.js';
+import { mediaGuest } from './scenarios-media-guest.js';
 
 const groups: Record<string, ((node: PveNode) => Promise<unknown>)[]> = {
   lifecycle: [happyPath, identityAndData],
@@ -21,8 +22,8 @@ const groups: Record<string, ((node: PveNode) => Promise<unknown>)[]> = {
   soak: [concurrency],
   storage: [blockVolume, sharedMigration, volumeRefusals, rbdSysfs],
   images: [unraidImage],
-  identity: [identityScenarios],
-  media: [mediaSwap, mediaEject, mediaForceEject, mediaKill],
+  identity: [identityScenarios, licenceStick],
+  media: [mediaSwap, mediaEject, mediaForceEject, mediaKill, mediaGuest],
 };
 
 async function main(): Promise<void> {

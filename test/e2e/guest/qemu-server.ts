@@ -12,6 +12,8 @@
  *    mapping as it was before pre-start ran. `qm start` from a shell (`from: 'shell'`) reads it fresh;
  *  - QEMU gets `-nodefaults -device qemu-xhci -device usb-host,vendorid=..,productid=..` like qemu-server,
  *    and a QMP socket, through which a usbN line PUT on the running VM is hot-plugged (device_add);
+ *    the config's `args:` goes last, split like a shell would (config_to_command: split_args, which is
+ *    Text::ParseWords::shellwords): how the tests boot their nested Linux guest (guest-shell.ts);
  *  - stop: pre-stop, QEMU ends, then post-stop, one of two ways (`postStop`):
  *    'vm_stop_cleanup' (qemu-server >= 9.1.13): inside the stop, under its lock;
  *    'qmeventd' (PVE 8, and 9 before 9.1.13): later, from the `qm cleanup` qmeventd starts once QEMU has
@@ -85,6 +87,32 @@ const usbIdsPresent = () =>
       return `${read('idVendor')}:${read('idProduct')}`;
     });
 
+/** Text::ParseWords::shellwords for what `args:` lines hold: words, "double" and 'single' quotes, backslash. */
+export function shellWords(line: string): string[] {
+  const words: string[] = [];
+  let word: string | undefined;
+  let quote: '"' | "'" | undefined;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i] as string;
+    if (quote) {
+      if (c === quote) quote = undefined;
+      else if (c === '\\' && quote === '"' && i + 1 < line.length) word = `${word ?? ''}${line[++i] ?? ''}`;
+      else word = `${word ?? ''}${c}`;
+    } else if (/\s/.test(c)) {
+      if (word !== undefined) words.push(word);
+      word = undefined;
+    } else {
+      word ??= '';
+      if (c === '"' || c === "'") quote = c;
+      else if (c === '\\' && i + 1 < line.length) word += line[++i] ?? '';
+      else word += c;
+    }
+  }
+  if (quote) throw new Error(`args: unbalanced ${quote} in ${line}`);
+  if (word !== undefined) words.push(word);
+  return words;
+}
+
 export interface StandInOptions {
   hookEnv?: Record<string, string>;
   /** how post-stop runs (see the header); default 'vm_stop_cleanup' */
@@ -151,7 +179,8 @@ export class QemuServerStandIn {
     }
   }
 
-  async start(vmid: number, env: Record<string, string> = {}, from: 'shell' | 'api' = 'shell'): Promise<StartResult> {
+  /** `paused`: QEMU starts stopped (-S), as vm_start with paused => 1 does for vzdump (QMP cont resumes it) */
+  async start(vmid: number, env: Record<string, string> = {}, from: 'shell' | 'api' = 'shell', opts: { paused?: boolean } = {}): Promise<StartResult> {
     const api = this.node.api;
     api.lockVm(vmid);
     const hooks: HookRun[] = [];
@@ -195,6 +224,8 @@ export class QemuServerStandIn {
         usbDevices.push(id);
         args.push('-device', `usb-host,bus=xhci.0,port=${n + 1},vendorid=0x${vid},productid=0x${pid},id=${key}${boot >= 0 ? `,bootindex=${100 + boot}` : ''}`);
       }
+      if (conf.args !== undefined) args.push(...shellWords(String(conf.args)));
+      if (opts.paused) args.push('-S');
       rmSync(this.serialLog(vmid), { force: true });
       const qemu = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'ignore', 'pipe'] });
       qemu.stderr?.on('data', () => undefined);
@@ -217,6 +248,16 @@ export class QemuServerStandIn {
       await sleep(200);
     }
     return { found: false, serial, ms: Date.now() - t0 };
+  }
+
+  /** QMP on the VM's QEMU: query-status → "running", "paused", "prelaunch"; undefined when it does not run */
+  async qmpStatus(vmid: number): Promise<string | undefined> {
+    if (!this.running(vmid)) return undefined;
+    return ((await qmpCommand(this.qmpSocket(vmid), 'query-status')) as { status: string }).status;
+  }
+
+  async qmp(vmid: number, execute: 'stop' | 'cont'): Promise<void> {
+    await qmpCommand(this.qmpSocket(vmid), execute);
   }
 
   /** Power the QEMU process off without any hook: a crash, or a post-stop that never came. */

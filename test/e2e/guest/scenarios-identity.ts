@@ -6,16 +6,23 @@
  *     with the same VID, PID and serial, the nested guest boots from it, pre-start warns about the line;
  *  3. "clone with the original present": 701's config copied to 702: pre-start refuses it, naming both
  *     VMs, and nothing is left on the host;
- *  4. 702 given a new identity the way `enable --new-identity` writes it (the same pure functions:
- *     the CLI needs `qm`, which this VM does not have) starts with another GUID.
+ *  4. `pve-usb-gadget enable 702 --new-identity` (the real CLI; qm is the stand-in answered by
+ *     install-control.ts) gives the clone another GUID and its own mapping; it starts with them.
+ * licenceStick: `image create --unraid-licence --key-file` makes the unRAID 7.3+ licence stick, `enable`
+ * pins a fresh identity on a VM without notes, and the nested Linux guest (guest-shell.ts) finds the stick
+ * by its label UNRAID, reads the key file from config/ and the VID, PID and serial the GUID is made of.
  */
 import { randomUUID } from 'node:crypto';
-import { readFileSync, rmSync } from 'node:fs';
-import { identityKeys } from '../../../src/cli/enable-identity.js';
-import { setGadgetKeys } from '../../../src/cli/notes-edit.js';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { GuestShell, shellGuestArgs } from './guest-shell.js';
 import { hostState, usbIdentity } from './host-state.js';
+import { PveControl } from './install-control.js';
 import { gadgetNotes, IMAGES, markerImage, type PveNode } from './pve-node.js';
 import { QemuServerStandIn } from './qemu-server.js';
+import { cli } from './scenarios-media.js';
+
+/** the CLI with `qm` on its PATH: the stand-in, answered by a PveControl of this process */
+const STANDIN_PATH = `/project/test/e2e/guest/pve-standins:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`;
 
 const busPortOf = (vmid: number) => (JSON.parse(readFileSync(`/run/pve-usb-gadget/${vmid}.json`, 'utf8')) as { busPort: string }).busPort;
 
@@ -48,13 +55,58 @@ export async function identityScenarios(node: PveNode) {
   copyVm(node, 701, 702);
   const cloneRefused = { start: await qs.start(702), after: hostState() };
 
-  const conf = node.api.vmConfig(702);
-  const notes = String(conf.description);
-  const fresh = setGadgetKeys(notes, identityKeys(notes, 702, undefined, { newIdentity: true }));
-  node.api.removeVm(702);
-  node.api.addVm({ vmid: 702, node: 'pve', config: { ...Object.fromEntries(Object.entries(conf).map(([k, v]) => [k, String(v)])), description: fresh, usb0: 'mapping=usb-gadget-702' }, status: 'stopped' });
+  const control = await PveControl.start(node.api);
+  let enable;
+  try {
+    enable = await cli(['enable', '702', '--image', `${IMAGES}/vm700.img`, '--new-identity'], { PATH: STANDIN_PATH });
+  } finally {
+    await control.close();
+  }
   node.syncConfigFile(702);
   const newIdentity = await cycle(qs, 702, marker);
 
-  return { original, restored, cloneRefused, newIdentity, mappings: { m700: node.api.usbMapping('usb-gadget-700'), m702: node.api.usbMapping('usb-gadget-702') } };
+  return { original, restored, cloneRefused, enable, newIdentity, mappings: { m700: node.api.usbMapping('usb-gadget-700'), m702: node.api.usbMapping('usb-gadget-702') } };
+}
+
+const KEY = 'PVUG test key file: not a real unRAID licence\n';
+/** every USB device the guest has: "<idVendor> <idProduct> <serial>" */
+const GUEST_USB_IDS = 'for d in /sys/bus/usb/devices/*; do [ -f $d/serial ] && echo "$(cat $d/idVendor) $(cat $d/idProduct) $(cat $d/serial)"; done';
+
+export async function licenceStick(node: PveNode) {
+  const vmid = 703;
+  const image = `${IMAGES}/vm${vmid}-licence.img`;
+  writeFileSync('/tmp/Pro.key', KEY);
+  const create = await cli(['image', 'create', image, '--unraid-licence', '--key-file', '/tmp/Pro.key']);
+  const inspect = await cli(['image', 'inspect', image]);
+  node.addVm(vmid, 'An unRAID 7.3 VM: boots from its SATA disk, licensed by the stick.\n', { usbLine: false, extra: { memory: '256', args: shellGuestArgs(vmid) } });
+  const control = await PveControl.start(node.api);
+  let enable;
+  try {
+    enable = await cli(['enable', String(vmid), '--image', image], { PATH: STANDIN_PATH });
+  } finally {
+    await control.close();
+  }
+  node.syncConfigFile(vmid);
+  const qs = new QemuServerStandIn(node);
+  const start = await qs.start(vmid);
+  const facts: Record<string, unknown> = { create, inspect, enable, start, config: node.api.vmConfig(vmid) };
+  if (start.started) {
+    const opened = await GuestShell.open(qs, vmid);
+    const g = opened.shell;
+    facts.bootMs = opened.bootMs;
+    try {
+      if (!g) facts.bootSerial = opened.serial.slice(-2000);
+      else {
+        facts.found = await g.until('findfs LABEL=UNRAID', /^\/dev\/sd/, 120_000);
+        facts.key = await g.run('mount -t vfat -o ro "$(findfs LABEL=UNRAID)" /mnt && ls /mnt/config && cat /mnt/config/Pro.key; umount /mnt');
+        facts.usb = await g.run(GUEST_USB_IDS);
+      }
+    } finally {
+      g?.close();
+      facts.stop = await qs.stop(vmid);
+    }
+  }
+  facts.after = hostState();
+  facts.key = facts.key ?? undefined;
+  return { ...facts, keyWritten: KEY };
 }

@@ -21,7 +21,7 @@ const CLI = '/project/dist/cli.cjs';
 const ISO_DIR = '/var/lib/vz/template/iso';
 
 /** The CLI as a child process; never spawnSync: the fake API answering it runs in this process's event loop. */
-function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+export function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(NODE_BIN, [CLI, ...args], { env: { ...process.env, PVE_USB_GADGET_SETTINGS: SETTINGS, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -36,7 +36,7 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: 
   });
 }
 
-function iso(name: string, tag: string): string {
+export function iso(name: string, tag: string): string {
   const path = `${ISO_DIR}/${name}`;
   const b = Buffer.alloc(2 * 1024 * 1024);
   for (let i = 0; i < b.length; i += 2048) b.write(`${tag}-SECTOR-${i / 2048}`, i);
@@ -60,7 +60,7 @@ function readHead(dev: string, offset: number, n = 24): string {
   }
 }
 
-const lunFile = (vmid: number, lun: number) => readFileSync(`/sys/kernel/config/usb_gadget/pvug-${vmid}/functions/mass_storage.0/lun.${lun}/file`, 'utf8').trim();
+export const lunFile = (vmid: number, lun: number) => readFileSync(`/sys/kernel/config/usb_gadget/pvug-${vmid}/functions/mass_storage.0/lun.${lun}/file`, 'utf8').trim();
 const record = (vmid: number) => JSON.parse(readFileSync(`/run/pve-usb-gadget/${vmid}.json`, 'utf8')) as Record<string, any>;
 
 async function disksOf(vmid: number, want: number) {
