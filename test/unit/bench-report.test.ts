@@ -6,7 +6,7 @@ import { summarize, type DiskRaw, type LatencyRaw, type ScaleRaw } from '../../b
 import { renderMarkdown } from '../../bench/markdown.js';
 import { parseDd, parseBaselineTiming } from '../e2e/guest/bench-util.js';
 import { parseGuestReads } from '../e2e/guest/bench-guest.js';
-import { loaderPlan, payloadLoaderSector, LOADER_DONE, LOADER_START, SECTORS_PER_CALL } from '../e2e/guest/bench-loader.js';
+import { loaderPlan, payloadLoaderSector, LOADER_DONE, LOADER_MAX_BYTES, LOADER_START, SECTORS_PER_CALL } from '../e2e/guest/bench-loader.js';
 
 describe('stat', () => {
   it('gives median, min, max and spread; even counts average the middle pair', () => {
@@ -116,5 +116,20 @@ describe('payload loader boot sector', () => {
     expect(s.indexOf(Buffer.from([0xbe, 0x8c, 0x7c]))).toBe(0x40);
     expect(s.toString('latin1', 0x9c, 0x9c + LOADER_START.length)).toBe(LOADER_START);
     expect(s.toString('latin1', 0xae, 0xae + LOADER_DONE.length)).toBe(LOADER_DONE);
+  });
+});
+
+describe('the loader and an unRAID-sized payload', () => {
+  it('400 MiB is 6,451 calls of 127 sectors, well below the 16-bit call counter', () => {
+    const plan = loaderPlan(400 * 1024 * 1024);
+    expect(plan).toEqual({ calls: 6451, bytes: 6451 * 65_024 });
+    expect(plan.bytes).toBeGreaterThanOrEqual(400 * 1024 * 1024);
+    expect(payloadLoaderSector(plan).readUInt16LE(0x87)).toBe(6451);
+  });
+  it('reads at most 65,535 calls (~3.97 GiB)', () => {
+    expect(LOADER_MAX_BYTES).toBe(4_261_347_840);
+    expect(loaderPlan(LOADER_MAX_BYTES).calls).toBe(0xffff);
+    expect(() => loaderPlan(LOADER_MAX_BYTES + 1)).toThrow(/at most 4261347840/);
+    expect(SECTORS_PER_CALL * 512).toBe(65_024);
   });
 });

@@ -97,11 +97,19 @@ export interface LoaderPlan {
   bytes: number;
 }
 
+/**
+ * The most the loader reads: its call counter is a 16-bit word (0x87, `decw`), so 65,535 calls of 127
+ * sectors = 4,261,347,840 bytes (~3.97 GiB). The other limits are wider: the LBA advances as 32 bits
+ * (`add` + `adc` on the DAP's low two words: 2 TiB) and every call lands in the same 64 KiB at 1000:0000
+ * (127 x 512 = 65,024 bytes fits; the payload is read, not kept). An unRAID-sized 400 MiB is 6,451 calls.
+ */
+export const LOADER_MAX_BYTES = 0xffff * SECTORS_PER_CALL * 512;
+
 /** How many calls read at least `bytes` (the loader reads whole calls). */
 export function loaderPlan(bytes: number): LoaderPlan {
   const per = SECTORS_PER_CALL * 512;
   const calls = Math.max(1, Math.ceil(bytes / per));
-  if (calls > 0xffff) throw new RangeError(`payload too large for the loader: ${bytes} bytes`);
+  if (calls > 0xffff) throw new RangeError(`payload too large for the loader: ${bytes} bytes (at most ${LOADER_MAX_BYTES})`);
   return { calls, bytes: calls * per };
 }
 
