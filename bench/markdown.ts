@@ -32,6 +32,49 @@ const s = (x: Stat | undefined, d = 1) => (x && x.n > 0 ? `${f(x.median, d)} (${
 const row = (cells: (string | number)[]) => `| ${cells.join(' | ')} |`;
 const head = (cells: string[]) => [row(cells), row(cells.map(() => '---'))];
 
+type Boot = NonNullable<NonNullable<Summary['guest']>['boot']>;
+
+const SOURCE_WHAT: Record<string, string> = {
+  stick: 'our gadget, usb-host on qemu-xhci (as qemu-server passes it through)',
+  'qemu-usb-storage': "QEMU's own usb-storage on qemu-xhci, no gadget",
+  sata: "ide-hd on QEMU's AHCI (as Proxmox's sataN), no gadget",
+};
+
+/** Section 2b: the same payload from the stick, QEMU's usb-storage and a SATA disk. */
+export function bootSection(b: Boot): string[] {
+  const out = [`## 2b. Boot sources (unRAID-sized payload, ${f(b.mib, 0)} MiB)`, ''];
+  out.push(
+    'The payload loader reads the payload through SeaBIOS\'s INT 13h (127 sectors a call, as syslinux loads bzimage, bzroot, ' +
+      'bzmodules and bzfirmware) in the same nested guest from three sources serving the same image file, taking turns within each run. ' +
+      'Last column: the stick\'s load time as a multiple of that source\'s.',
+    '',
+  );
+  out.push(...head(['source', 'what the nested guest boots from', 'runs', 'load time', 'MB/s', 'firmware to loader', 'stick takes']));
+  for (const x of b.sources) {
+    const name = x.source === 'stick' && x.speed ? `stick (${x.speed})` : x.source;
+    const load = x.loadS.n > 0 ? `${s(x.loadS)} s` : '**failed**';
+    out.push(row([name, SOURCE_WHAT[x.source] ?? x.source, `${x.loadS.n}/${b.runs}`, load, s(x.mbps), x.bootS.n > 0 ? `${s(x.bootS)} s` : 'n/a', `${f(x.stickTimes, 2)} x`]));
+  }
+  out.push('');
+  const times = (r: number, what: string) => (Number.isFinite(r) ? `${f(r, 2)} x the time of ${what}` : `n/a against ${what} (a side has no run)`);
+  out.push(`Loading the payload, the stick takes ${times(b.stickVsUsbStorage, "QEMU's usb-storage")} and ${times(b.stickVsSata, 'the SATA disk')}.`);
+  const stick = b.sources.find((x) => x.source === 'stick');
+  if (b.runs === 1) {
+    const took = stick && stick.loadS.n > 0 ? ` (the stick's load took ${f(stick.loadS.median, 0)} s here under nested TCG)` : '';
+    out.push(`One boot per source${took}, so no spread: min = median = max.`);
+  }
+  out.push(
+    '',
+    'What it means: only the stick carries an unRAID licence GUID, made of the USB vendor id, product id and serial the notes set. ' +
+      "QEMU's usb-storage needs no gadget, but its vendor and product ids are fixed (0x46f4:0x0001, hw/usb/dev-storage.c) and only its serial can be set (serial=), " +
+      "so it cannot present a licensed stick's GUID: it is what a user could boot from without a licence GUID. " +
+      "The SATA disk is unRAID 7.3+'s internal boot: the payload comes from a VM disk and a stick is only read for the licence. " +
+      'All three run under the same nested TCG emulation: the ratios compare the three paths, the absolute times are not those of hardware.',
+    '',
+  );
+  return out;
+}
+
 export function renderMarkdown(sum: Summary, m: Machine): string {
   const out: string[] = [];
   out.push(`# pve-usb-gadget benchmark, ${m.date}`, '');
@@ -68,6 +111,7 @@ export function renderMarkdown(sum: Summary, m: Machine): string {
     }
     for (const fail of sum.guest.failures) out.push('', `Failure: ${fail}`);
     out.push('');
+    if (sum.guest.boot) out.push(...bootSection(sum.guest.boot));
   }
 
   if (sum.latency) {

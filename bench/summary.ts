@@ -43,7 +43,42 @@ export function summarizeGuest(raw: GuestRaw) {
       linux: { direct: reads('direct'), buffered: reads('buffered') },
     };
   });
-  return { speeds, failures: raw.failures };
+  return { speeds, boot: summarizeBoot(raw), failures: raw.failures };
+}
+
+/**
+ * The boot sources (stick, QEMU's usb-storage, SATA) loading the same payload: per source the load time,
+ * MB/s and firmware-to-loader time, and the stick's load time as a multiple of each other source's
+ * (medians). Undefined when the run did not compare them (older raw files have no `boot`).
+ */
+export function summarizeBoot(raw: GuestRaw) {
+  const all = raw.boot ?? [];
+  const names = raw.options.bootSources ?? [];
+  if (!(raw.options.bootMib > 0) || names.length === 0) return undefined;
+  const sources = names.map((source) => {
+    const s = all.filter((b) => b.source === source);
+    return {
+      source,
+      speed: s.find((b) => b.speed !== undefined)?.speed,
+      loadS: stat(s.map((b) => b.loadMs / 1000)),
+      mbps: stat(s.map((b) => b.mbps)),
+      bootS: stat(s.map((b) => b.bootMs / 1000)),
+    };
+  });
+  const stick = sources.find((x) => x.source === 'stick');
+  /** the stick's load time ÷ this source's (NaN without both) */
+  const stickTimes = (other: (typeof sources)[number]) => (stick ? ratio(stick.loadS, other.loadS) : Number.NaN);
+  const of = (source: string) => sources.find((x) => x.source === source);
+  const usb = of('qemu-usb-storage');
+  const sata = of('sata');
+  return {
+    /** the payload actually read (whole loader calls), MiB */
+    mib: all.length > 0 ? all[0]!.bytes / 1048576 : raw.options.bootMib,
+    runs: raw.options.bootRuns,
+    sources: sources.map((x) => ({ ...x, stickTimes: stickTimes(x) })),
+    stickVsUsbStorage: usb ? stickTimes(usb) : Number.NaN,
+    stickVsSata: sata ? stickTimes(sata) : Number.NaN,
+  };
 }
 
 export function summarizeLatency(raw: LatencyRaw) {

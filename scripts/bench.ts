@@ -8,6 +8,12 @@
 //   --name=x           a suffix for the results files
 //   --mib=N --runs=N   the transfer size (disk and guest sections) and the runs of every section: a full
 //                      run on a 2-core TCG machine takes about an hour; 64 MiB x 3 runs about a third of it
+//   --boot-mib=N       the guest section's boot sources comparison: an unRAID-sized payload (default 400, 32
+//                      with --quick; 0 skips it) loaded from the stick, QEMU's own usb-storage and a SATA disk
+//                      (test/e2e/guest/bench-sources.ts); --mib does not change it
+//   --boot-runs=N      boots of each boot source (default 1: a 400 MiB load from the stick takes ~150 s under
+//                      nested TCG); --runs=N sets it too unless --boot-runs is given
+//   --boot-sources=a,b which of stick, qemu-usb-storage, sata (default all three)
 //   --kernel-args=a;b  extra test VM kernel arguments
 //   --variants=a,b     also time test/e2e/.build/hook-a.cjs, ... (other builds of the hook) warm, interleaved
 //                      with dist/hook.cjs, in the latency section: for trying start-up changes
@@ -22,6 +28,7 @@ import { bundleForVm } from '../test/e2e/harness/bundle.js';
 import { cacheDir, projectRoot, runInVm } from '../test/e2e/harness/vm.js';
 import { FLAVOUR } from '../test/e2e/harness/flavour.js';
 import { schedulerOfModule } from '../src/kernel/scheduler.js';
+import { BOOT_SOURCES, bootTimeoutMs, type BootSource } from '../test/e2e/guest/bench-boot-devices.js';
 
 const SECTIONS: Section[] = ['disk', 'guest', 'latency', 'scale'];
 const VM_MEM_MB = 3072;
@@ -39,13 +46,13 @@ const linux = flag('linux') && !flag('no-linux');
 const options: BenchOptions = quick
   ? {
       disk: { runs: 1, mib: 32, fullMib: 2, speeds: ['super', 'high', 'full'] },
-      guest: { speeds: ['super'], loadMib: 32, loadRuns: 1, linux, linuxMib: 16, linuxRuns: 1, linuxTimeoutMs: 1_200_000 },
+      guest: { speeds: ['super'], loadMib: 32, loadRuns: 1, linux, linuxMib: 16, linuxRuns: 1, linuxTimeoutMs: 1_200_000, bootMib: 32, bootRuns: 1, bootSources: [...BOOT_SOURCES] },
       latency: { runs: 2, controllers: 8 },
       scale: { counts: [1, 4], runs: 1 },
     }
   : {
       disk: { runs: 3, mib: 256, fullMib: 8, speeds: ['super', 'high', 'full'] },
-      guest: { speeds: ['super', 'high'], loadMib: 256, loadRuns: 3, linux, linuxMib: 64, linuxRuns: 3, linuxTimeoutMs: 1_200_000 },
+      guest: { speeds: ['super', 'high'], loadMib: 256, loadRuns: 3, linux, linuxMib: 64, linuxRuns: 3, linuxTimeoutMs: 1_200_000, bootMib: 400, bootRuns: 1, bootSources: [...BOOT_SOURCES] },
       latency: { runs: 5, controllers: 8 },
       scale: { counts: [1, 4, 8, 16], runs: 3 },
     };
@@ -61,13 +68,32 @@ if (runs !== undefined) {
   for (const o of [options.disk, options.latency, options.scale]) o.runs = Number(runs);
   options.guest.loadRuns = Number(runs);
   options.guest.linuxRuns = Number(runs);
+  options.guest.bootRuns = Number(runs);
 }
+const bootMib = value('boot-mib');
+const bootRuns = value('boot-runs');
+const bootSourceList = value('boot-sources');
+if (bootMib !== undefined) {
+  if (!/^(0|[1-9][0-9]*)$/.test(bootMib)) throw new Error(`--boot-mib takes a whole number of MiB (0: no boot sources), got ${bootMib}`);
+  options.guest.bootMib = Number(bootMib);
+}
+if (bootRuns !== undefined) {
+  if (!/^[1-9][0-9]?$/.test(bootRuns)) throw new Error(`--boot-runs takes a whole number from 1 to 99, got ${bootRuns}`);
+  options.guest.bootRuns = Number(bootRuns);
+}
+if (bootSourceList !== undefined) {
+  const list = bootSourceList.split(',').filter(Boolean);
+  for (const b of list) if (!BOOT_SOURCES.includes(b as BootSource)) throw new Error(`unknown boot source ${b}; boot sources: ${BOOT_SOURCES.join(', ')}`);
+  options.guest.bootSources = list as BootSource[];
+}
+const bootBoots = options.guest.bootMib > 0 ? options.guest.bootRuns * options.guest.bootSources.length : 0;
 const variants = value('variants')?.split(',').filter(Boolean) ?? [];
 if (variants.length > 0) options.latency.variants = variants.map((name) => ({ name, path: `/project/test/e2e/.build/hook-${name}.cjs` }));
 // scale: one run of 1+4+8+16 VMs took ~7 minutes under TCG on 2 cores (2026-11-21)
 const TIMEOUT_MS: Record<Section, number> = {
   disk: 1_800_000,
-  guest: linux ? 3_600_000 : 1_800_000,
+  // plus each boot source's boot at its own timeout (bootTimeoutMs, bench-boot-devices.ts)
+  guest: (linux ? 3_600_000 : 1_800_000) + bootBoots * bootTimeoutMs(options.guest.bootMib),
   latency: 900_000,
   scale: 300_000 + 720_000 * options.scale.runs,
 };
@@ -166,7 +192,9 @@ async function main(): Promise<void> {
     ...(KERNEL_ARGS.length > 1 ? [`Test VM kernel arguments added: ${KERNEL_ARGS.slice(1).join(' ')}.`] : []),
     ...(variants.length > 0 ? [`Hook variants timed next to the shipped one: ${variants.join(', ')}.`] : []),
     ...(only.length < SECTIONS.length ? [`Only sections ${only.join(', ')}.`] : []),
-    ...(mib !== undefined || runs !== undefined ? [`Sizes and runs set on the command line: ${[mib && `--mib=${mib}`, runs && `--runs=${runs}`].filter(Boolean).join(' ')}.`] : []),
+    ...(mib !== undefined || runs !== undefined || bootMib !== undefined || bootRuns !== undefined || bootSourceList !== undefined
+      ? [`Sizes and runs set on the command line: ${[mib && `--mib=${mib}`, runs && `--runs=${runs}`, bootMib && `--boot-mib=${bootMib}`, bootRuns && `--boot-runs=${bootRuns}`, bootSourceList && `--boot-sources=${bootSourceList}`].filter(Boolean).join(' ')}.`]
+      : []),
     ...(linux ? [] : ['Nested Linux guest not run (--linux): under nested TCG it needs minutes to boot; the guest-visible figure is the BIOS loader.']),
     `Test VM clock against the host's (1.00 = in-VM timings are true): ${vms.map((v) => `${String(v.section)} ${typeof v.vmClockRate === 'number' ? v.vmClockRate.toFixed(3) : 'n/a'}`).join(', ')}.`,
     ...errors.map((e) => `Section failed: ${e.split('\n')[0]}`),

@@ -6,12 +6,15 @@
  *    syslinux loads unRAID's bzimage + bzroot; timed from its START to its DONE line on the serial port.
  *  - "linux": the test kernel + the bench initramfs (test/e2e/vm/bench-guest-init) reads /dev/sda with dd
  *    (O_DIRECT, then buffered) and prints the times itself.
+ * Then the boot sources (bench-sources.ts): an unRAID-sized payload from the stick, from QEMU's own
+ * usb-storage and from a SATA disk, in the same run.
  */
-import { spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { LOADER_DONE, LOADER_FAIL, LOADER_START, loaderPlan, payloadLoaderSector } from './bench-loader.js';
-import { log, mustRun, timedHook, type TimedHook } from './bench-util.js';
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { LOADER_DONE, LOADER_FAIL, loaderPlan, payloadLoaderSector } from './bench-loader.js';
+import { loaderTimes, nestedQemu, seenAt, withGadget } from './bench-nested.js';
+import { BENCH_USB, bootDeviceArgs, type BootSource } from './bench-boot-devices.js';
+import { bootSources } from './bench-sources.js';
+import { log, mustRun } from './bench-util.js';
 import type { BenchSpeed } from './bench-disk.js';
 import { gadgetNotes, IMAGES, type PveNode } from './pve-node.js';
 
@@ -31,64 +34,17 @@ export interface GuestOptions {
   /** O_DIRECT reads in the Linux guest (one boot); a buffered read follows */
   linuxRuns: number;
   linuxTimeoutMs: number;
+  /** the boot sources' payload, MiB (unRAID-sized: ~400; 0: no comparison) */
+  bootMib: number;
+  /** boots of each boot source */
+  bootRuns: number;
+  bootSources: BootSource[];
 }
 
 const VMID = 610;
-const USB = { vendor_id: '0x1d6b', product_id: '0x0105' };
-
-interface SerialWatch {
-  /** each complete serial line with the ms since QEMU started at which the test VM first saw it */
-  lines: { at: number; text: string }[];
-  serial: string;
-  qemuStderr: string;
-  exitCode: number | null;
-}
-
-/** ms at which the first line containing `text` was seen */
-const seenAt = (w: SerialWatch, text: string) => w.lines.find((l) => l.text.includes(text))?.at;
-
-/**
- * Start the nested QEMU and poll its serial log, stamping each new line, until a line contains one of
- * `until` (or QEMU ends, or the timeout). The stamps come from the test VM's clock, not the guest's.
- */
-async function nestedQemu(args: string[], until: string[], timeoutMs: number, pollMs = 20): Promise<SerialWatch> {
-  const serialLog = '/tmp/bench-nested-serial.log';
-  rmSync(serialLog, { force: true });
-  const usb = ['-device', 'qemu-xhci,p2=15,p3=15,id=xhci', '-device', `usb-host,bus=xhci.0,port=1,vendorid=${USB.vendor_id},productid=${USB.product_id},id=usb0,bootindex=100`];
-  const full = ['-accel', 'tcg', '-nodefaults', '-display', 'none', '-no-reboot', '-serial', `file:${serialLog}`, ...usb, ...args];
-  const t0 = performance.now();
-  const qemu = spawn('qemu-system-x86_64', full, { stdio: ['ignore', 'ignore', 'pipe'] });
-  const result: SerialWatch = { lines: [], serial: '', qemuStderr: '', exitCode: null };
-  qemu.stderr.on('data', (d: Buffer) => (result.qemuStderr += d.toString()));
-  let exited = false;
-  const closed = new Promise<void>((done) => qemu.on('close', (code) => ((exited = true), (result.exitCode = code), done())));
-  try {
-    while (performance.now() - t0 < timeoutMs) {
-      result.serial = existsSync(serialLog) ? readFileSync(serialLog, 'latin1') : '';
-      const complete = result.serial.replaceAll('\r', '').split('\n').slice(0, -1);
-      const now = performance.now() - t0;
-      for (const text of complete.slice(result.lines.length)) result.lines.push({ at: now, text });
-      if (result.lines.some((l) => until.some((u) => l.text.includes(u))) || exited) break;
-      await sleep(pollMs);
-    }
-  } finally {
-    if (!exited) qemu.kill('SIGKILL');
-    await closed;
-  }
-  return result;
-}
 
 /** one VM per speed (the fake API cannot change notes): 610 super, 611 high, 612 full */
 const vmidFor = (speed: BenchSpeed) => VMID + ['super', 'high', 'full'].indexOf(speed);
-
-async function withGadget<T>(speed: BenchSpeed, fn: (pre: TimedHook) => Promise<T>): Promise<T> {
-  const pre = await timedHook(vmidFor(speed), 'pre-start');
-  try {
-    return await fn(pre);
-  } finally {
-    await timedHook(vmidFor(speed), 'post-stop');
-  }
-}
 
 export interface LoadSample {
   speed: BenchSpeed;
@@ -137,7 +93,8 @@ export async function guestSection(node: PveNode, opts: GuestOptions) {
   writeSync(fd, payloadLoaderSector(plan), 0, 512, 0);
   closeSync(fd);
 
-  for (const speed of opts.speeds) node.addVm(vmidFor(speed), gadgetNotes({ image, ...USB, serial: `PVUGBENCH0002${vmidFor(speed)}`, speed }));
+  for (const speed of opts.speeds) node.addVm(vmidFor(speed), gadgetNotes({ image, ...BENCH_USB, serial: `PVUGBENCH0002${vmidFor(speed)}`, speed }));
+  const stick = bootDeviceArgs('stick', image);
 
   const loads: LoadSample[] = [];
   const linux: LinuxSample[] = [];
@@ -145,24 +102,22 @@ export async function guestSection(node: PveNode, opts: GuestOptions) {
   const failures: string[] = [];
   for (const speed of opts.speeds) {
     for (let run = 1; run <= opts.loadRuns; run++) {
-      await withGadget(speed, async () => {
-        const w = await nestedQemu(['-m', '64'], [LOADER_DONE, LOADER_FAIL], 600_000);
-        const start = seenAt(w, LOADER_START);
-        const done = seenAt(w, LOADER_DONE);
-        if (start === undefined || done === undefined) {
-          failures.push(`bios ${speed} run ${run}: ${seenAt(w, LOADER_FAIL) !== undefined ? 'INT 13h read failed' : 'no DONE'}; serial ${JSON.stringify(w.serial.slice(-300))}; qemu ${w.qemuStderr.slice(-300)}`);
+      await withGadget(vmidFor(speed), async () => {
+        const w = await nestedQemu(stick, ['-m', '64'], [LOADER_DONE, LOADER_FAIL], 600_000);
+        const t = loaderTimes(w, plan.bytes);
+        if ('failure' in t) {
+          failures.push(`bios ${speed} run ${run}: ${t.failure}`);
           return;
         }
-        const loadMs = done - start;
-        loads.push({ speed, run, bytes: plan.bytes, loadMs, bootMs: start, mbps: plan.bytes / (loadMs / 1000) / 1e6 });
-        log(`guest bios ${speed} run ${run}: ${(plan.bytes / 1048576).toFixed(0)} MiB in ${(loadMs / 1000).toFixed(1)} s (${(plan.bytes / (loadMs / 1000) / 1e6).toFixed(1)} MB/s), booted after ${(start / 1000).toFixed(1)} s`);
+        loads.push({ speed, run, bytes: plan.bytes, ...t });
+        log(`guest bios ${speed} run ${run}: ${(plan.bytes / 1048576).toFixed(0)} MiB in ${(t.loadMs / 1000).toFixed(1)} s (${t.mbps.toFixed(1)} MB/s), booted after ${(t.bootMs / 1000).toFixed(1)} s`);
       });
     }
     if (opts.linux) {
-      await withGadget(speed, async () => {
+      await withGadget(vmidFor(speed), async () => {
         const append = `console=ttyS0 quiet mitigations=off pvug.mib=${opts.linuxMib} pvug.runs=${opts.linuxRuns}`;
         const args = ['-m', '256', '-kernel', `${GUEST_FILES}/vmlinuz`, '-initrd', `${GUEST_FILES}/initramfs.cpio.gz`, '-append', append];
-        const w = await nestedQemu(args, ['PVUG-GUEST done', 'PVUG-GUEST FAIL'], opts.linuxTimeoutMs, 50);
+        const w = await nestedQemu(stick, args, ['PVUG-GUEST done', 'PVUG-GUEST FAIL'], opts.linuxTimeoutMs, 50);
         const reads = parseGuestReads(w.lines, speed);
         linux.push(...reads);
         const up = seenAt(w, 'PVUG-GUEST up') ?? Number.NaN;
@@ -172,5 +127,7 @@ export async function guestSection(node: PveNode, opts: GuestOptions) {
       });
     }
   }
-  return { options: opts, loads, linux, linuxBoots, failures };
+  // the stick at the first speed measured above (super by default), against QEMU's usb-storage and SATA
+  const boot = await bootSources(node, { mib: opts.bootMib, runs: opts.bootRuns, sources: opts.bootSources, speed: opts.speeds[0] ?? 'super' }, failures);
+  return { options: opts, loads, linux, linuxBoots, boot, failures };
 }
