@@ -4,7 +4,8 @@
  * node, plus the configured pveConfigDir (on Proxmox /etc/pve/qemu-server, a link to this node's folder;
  * in tests a plain folder). The nodes folder is pveConfigDir's sibling. Parsed with the same reader as
  * the VM's own config (proxmox/local-config.ts); vmids are unique in a cluster, so the first file found
- * for a vmid wins.
+ * for a vmid wins (pveConfigDir is a link to this node's folder: the same file twice). The one lister of
+ * VM configs: the GUID check (hook/identity-check.ts) and the image policy's disks (host/vm-disks.ts).
  */
 import { posix } from 'node:path';
 import type { HostFs } from '../apply/host-fs.js';

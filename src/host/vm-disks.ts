@@ -1,34 +1,15 @@
 import type { HostFs } from '../apply/host-fs.js';
 import { driveVolume, isCdromDrive, isDriveKey } from '../proxmox/drives.js';
-import { parseLocalVmConfig } from '../proxmox/local-config.js';
 import type { StorageConfig } from '../storage/storage-config.js';
 import { volumeFile } from '../storage/storage-dirs.js';
+import { clusterVms } from './cluster-vms.js';
 import type { ImageUse, VmDisk } from './image-uses.js';
-
-/** pmxcfs keeps every node's VM configs here; /etc/pve/qemu-server is a link to this node's folder. */
-const NODES_DIR = '/etc/pve/nodes';
 
 /** The file a drive option points at, when that can be known without running pvesm (the hook is on the start path). */
 export function diskPath(value: string, storages: StorageConfig): string | undefined {
   const volume = driveVolume(value);
   if (volume === undefined) return undefined;
   return volume.startsWith('/') ? volume : volumeFile(storages, volume);
-}
-
-/** The folders holding VM configs: this node's, then every node's (pmxcfs), each VM once. */
-export function vmConfigFiles(fs: HostFs, pveConfigDir: string): { vmid: number; file: string }[] {
-  const dirs = [pveConfigDir, ...fs.list(NODES_DIR).map((n) => `${NODES_DIR}/${n}/qemu-server`)];
-  const seen = new Set<number>();
-  const out: { vmid: number; file: string }[] = [];
-  for (const dir of dirs) {
-    for (const name of fs.list(dir)) {
-      const vmid = Number(/^([1-9]\d*)\.conf$/.exec(name)?.[1]);
-      if (!vmid || seen.has(vmid)) continue;
-      seen.add(vmid);
-      out.push({ vmid, file: `${dir}/${name}` });
-    }
-  }
-  return out;
 }
 
 /**
@@ -40,10 +21,8 @@ export function vmConfigFiles(fs: HostFs, pveConfigDir: string): { vmid: number;
  */
 export function vmConfigDisks(fs: HostFs, storages: StorageConfig, pveConfigDir: string): VmDisk[] {
   const disks: VmDisk[] = [];
-  for (const { vmid, file } of vmConfigFiles(fs, pveConfigDir)) {
-    const text = fs.readTextIfExists(file);
-    if (!text) continue;
-    for (const [key, value] of Object.entries(parseLocalVmConfig(text).options)) {
+  for (const { vmid, options } of clusterVms(fs, pveConfigDir)) {
+    for (const [key, value] of Object.entries(options)) {
       if (!isDriveKey(key)) continue;
       const path = diskPath(value, storages);
       if (!path) continue;

@@ -45,11 +45,12 @@ describe('disks of VM configs', () => {
     fs.write('/etc/pve/storage.cfg', storageCfg);
     for (const f of ['a.img', 'b.img', 'c.img']) fs.write(`/var/lib/vz/usb-gadget/${f}`, 'x');
     fs.write('/var/lib/vz/template/iso/x.iso', 'x');
-    fs.write('/etc/pve/qemu-server/101.conf', '#notes\nscsi1: /var/lib/vz/usb-gadget/a.img,size=1M\nide2: local:iso/x.iso,media=cdrom\nunused0: /var/lib/vz/usb-gadget/c.img\n');
+    const conf101 = '#notes\nscsi1: /var/lib/vz/usb-gadget/a.img,size=1M\nide2: local:iso/x.iso,media=cdrom\nunused0: /var/lib/vz/usb-gadget/c.img\n';
+    fs.write('/etc/pve/qemu-server/101.conf', conf101);
     fs.write('/etc/pve/qemu-server/100.conf', 'scsi1: /var/lib/vz/usb-gadget/b.img\nscsi2: /var/lib/vz/usb-gadget/gone.img\n');
     fs.write('/etc/pve/nodes/pve2/qemu-server/300.conf', 'sata0: /var/lib/vz/usb-gadget/c.img\n');
-    // the same VM seen again (as through the /etc/pve/qemu-server link): counted once, from this node's folder
-    fs.write('/etc/pve/nodes/pve2/qemu-server/101.conf', 'scsi5: /var/lib/vz/usb-gadget/b.img\n');
+    // the same VM seen again (/etc/pve/qemu-server is a link to this node's folder): counted once
+    fs.write('/etc/pve/nodes/pve2/qemu-server/101.conf', conf101);
     const disks = vmConfigDisks(fs, parseStorageConfig(storageCfg), '/etc/pve/qemu-server');
     expect(disks).toEqual([
       { vmid: 100, key: 'scsi1', image: '/var/lib/vz/usb-gadget/b.img', cdrom: false },
