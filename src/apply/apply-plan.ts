@@ -1,6 +1,6 @@
 import { KernelError, errnoOf } from '../errors.js';
 import { describeOp, type Op } from '../plan/ops.js';
-import type { HostFs } from './host-fs.js';
+import type { HostFs } from '../ports/host-fs.js';
 
 /** What the kernel's errno means for an operator, per operation kind. */
 const ERRNO_FIX: Record<string, string> = {

@@ -1,5 +1,5 @@
 import type { ObservedGadget } from '../plan/teardown-plan.js';
-import type { HostFs } from './host-fs.js';
+import type { HostFs } from '../ports/host-fs.js';
 
 /** Read a gadget's configfs tree into the shape planTeardown needs; undefined if it is not there. */
 export function observeGadget(fs: HostFs, dir: string): ObservedGadget | undefined {

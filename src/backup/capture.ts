@@ -14,9 +14,9 @@
  */
 import { imageContext } from '../host/image-facts.js';
 import * as fs from 'node:fs';
-import type { HostFs } from '../apply/host-fs.js';
+import type { HostFs } from '../ports/host-fs.js';
 import { BackupError, GadgetError } from '../errors.js';
-import type { Clock } from '../host/enumeration.js';
+import type { Clock } from '../ports/clock.js';
 import { checkImage } from '../host/image-policy.js';
 import type { Logger } from '../hook/log.js';
 import type { Settings } from '../settings/types.js';

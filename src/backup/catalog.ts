@@ -5,7 +5,7 @@
  * (manifest.ts): a copy on a shared backup storage may have been written by another node.
  */
 import * as fs from 'node:fs';
-import type { HostFs } from '../apply/host-fs.js';
+import type { HostFs } from '../ports/host-fs.js';
 import { BackupError } from '../errors.js';
 import { availableOn, readStorageConfig } from '../storage/storage-config.js';
 import { parseManifest, type Manifest } from './manifest.js';

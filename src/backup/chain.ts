@@ -13,7 +13,7 @@
  * the user running, for tests) and not writable by group or others, or nothing is run.
  */
 import { constants } from 'node:fs';
-import type { HostFs } from '../apply/host-fs.js';
+import type { HostFs } from '../ports/host-fs.js';
 import { isRegularFile, readFileWithStat, type FileWithStat } from '../settings/file-access.js';
 
 export const CHAIN_FILE = '/etc/pve-usb-gadget/vzdump-chain';

@@ -6,7 +6,7 @@
  */
 import { rmSync } from 'node:fs';
 import type { HookDeps } from '../hook/deps.js';
-import type { Exec } from '../host/exec.js';
+import type { Exec } from '../ports/exec.js';
 import { CommandError } from '../errors.js';
 import type { CaptureDeps, Cloner, GuestControl } from './capture.js';
 import { PendingStore } from './pending.js';

@@ -3,7 +3,7 @@
  * `script` (a job option overrides /etc/vzdump.conf: PVE/VZDump.pm new() merges the job's options over
  * the defaults), and did the last backup of a VM leave its stick unsaved.
  */
-import type { HostFs } from '../apply/host-fs.js';
+import type { HostFs } from '../ports/host-fs.js';
 import type { CheckResult } from '../cli/doctor-result.js';
 import type { Settings } from '../settings/types.js';
 import { HOOK_WRAPPER, VZDUMP_CONF } from './install-hook.js';

@@ -5,7 +5,7 @@
  * Order: wrapper, then chain file, then vzdump.conf (atomic), so a failure half-way never leaves
  * vzdump pointing at something missing, nor the admin's script forgotten.
  */
-import type { HostFs } from '../apply/host-fs.js';
+import type { HostFs } from '../ports/host-fs.js';
 import { BackupError } from '../errors.js';
 import { CHAIN_FILE } from './chain.js';
 import { installScript, uninstallScript } from './vzdump-conf.js';

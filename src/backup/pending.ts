@@ -5,7 +5,7 @@
  * the copy when it sees `lock: backup` and marks it done or failed, and backup-end reports and removes
  * it. In snapshot/suspend mode pre-stop writes the outcome, for backup-end to repeat.
  */
-import type { HostFs } from '../apply/host-fs.js';
+import type { HostFs } from '../ports/host-fs.js';
 import type { CopyMethod } from './manifest.js';
 import type { Mode } from './phases.js';
 

@@ -6,7 +6,7 @@
  * archive still being written (its `.tmp` dir or `.dat` file exists) or a copy a backup is working on.
  */
 import * as fs from 'node:fs';
-import type { HostFs } from '../apply/host-fs.js';
+import type { HostFs } from '../ports/host-fs.js';
 import { archiveNames, baseOfOurFile, inProgressNames } from './names.js';
 
 export interface PruneResult {

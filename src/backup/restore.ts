@@ -10,7 +10,7 @@ import { imageContext } from '../host/image-facts.js';
 import type { ImageContext } from '../host/image-policy.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { HostFs } from '../apply/host-fs.js';
+import type { HostFs } from '../ports/host-fs.js';
 import { BackupError, ImagePolicyError } from '../errors.js';
 import { exportedImages } from '../host/conflicts.js';
 import { checkImage } from '../host/image-policy.js';

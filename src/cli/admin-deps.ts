@@ -1,5 +1,6 @@
 /** What enable, disable and doctor act through, passed in so they stay testable. */
-import { nodeHostFs, type HostFs } from '../apply/host-fs.js';
+import { nodeHostFs } from '../apply/host-fs.js';
+import type { HostFs } from '../ports/host-fs.js';
 import { SettingsError } from '../errors.js';
 import { createLogger } from '../hook/log.js';
 import { createClient } from '../hook/passthrough.js';

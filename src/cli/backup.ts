@@ -7,7 +7,8 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { realpathSync } from 'node:fs';
-import { nodeHostFs, type HostFs } from '../apply/host-fs.js';
+import { nodeHostFs } from '../apply/host-fs.js';
+import type { HostFs } from '../ports/host-fs.js';
 import { backupDumpDirs, listStickBackups } from '../backup/catalog.js';
 import { CHAIN_FILE, runChained, type ChainDeps } from '../backup/chain.js';
 import { backupDepsFrom } from '../backup/deps.js';

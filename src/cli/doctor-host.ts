@@ -1,9 +1,9 @@
 /** doctor: the checks of this node itself (kernel, Node, settings, secret, hook file). */
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
-import type { HostFs } from '../apply/host-fs.js';
+import type { HostFs } from '../ports/host-fs.js';
 import { GadgetError } from '../errors.js';
-import type { Exec } from '../host/exec.js';
+import type { Exec } from '../ports/exec.js';
 import { readTokenSecret } from '../settings/secret.js';
 import type { Settings } from '../settings/types.js';
 import { buildFix, readRecord } from '../kernel/records.js';

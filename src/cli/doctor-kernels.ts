@@ -3,8 +3,8 @@
  * own), built from which source, with which scheduler, and is it the kernel that runs or boots next.
  * A kernel without one is a failure when it runs or boots next (VM starts fail there), else a warning.
  */
-import type { HostFs } from '../apply/host-fs.js';
-import type { Exec } from '../host/exec.js';
+import type { HostFs } from '../ports/host-fs.js';
+import type { Exec } from '../ports/exec.js';
 import { listKernels, nextBootKernel, type KernelFacts } from '../kernel/kernel-facts.js';
 import { buildFix, readRecord } from '../kernel/records.js';
 import { schedulerOfModule, type Scheduler } from '../kernel/scheduler.js';

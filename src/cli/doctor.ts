@@ -2,9 +2,9 @@
  * `pve-usb-gadget doctor`: one line per check, ok / warn / fail, with the fix. Exit 1 when a check
  * failed. Never prints the token secret (checks only say whether it could be read).
  */
-import type { HostFs } from '../apply/host-fs.js';
+import type { HostFs } from '../ports/host-fs.js';
 import { checkBackups } from '../backup/doctor-checks.js';
-import type { Exec } from '../host/exec.js';
+import type { Exec } from '../ports/exec.js';
 import type { Settings } from '../settings/types.js';
 import type { AdminApi } from './admin-deps.js';
 import { checkEnabledVms, checkToken } from './doctor-cluster.js';

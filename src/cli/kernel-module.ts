@@ -6,7 +6,8 @@
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Command, CommanderError } from 'commander';
-import { nodeHostFs, type HostFs } from '../apply/host-fs.js';
+import { nodeHostFs } from '../apply/host-fs.js';
+import type { HostFs } from '../ports/host-fs.js';
 import { execaExec } from '../host/exec.js';
 import { buildKernelModule } from '../kernel/build-module.js';
 import { httpsDownload, KERNEL_ORG_PLAIN } from '../kernel/fetch-source.js';

@@ -5,7 +5,7 @@
  * notes text cannot forge a `hookscript:` line in its output.
  */
 import { CommandError } from '../errors.js';
-import type { Exec } from '../host/exec.js';
+import type { Exec } from '../ports/exec.js';
 import { parseOptionLine } from '../proxmox/local-config.js';
 
 export interface RootVmTool {

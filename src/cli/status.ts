@@ -1,4 +1,4 @@
-import type { HostFs } from '../apply/host-fs.js';
+import type { HostFs } from '../ports/host-fs.js';
 import { deviceOnDummyHcd, interfaceDrivers } from '../host/devices.js';
 import { udcState } from '../host/enumeration.js';
 import { CONFIGFS_GADGETS, vmidOfGadget } from '../plan/ops.js';

@@ -1,7 +1,7 @@
-import type { HostFs } from '../apply/host-fs.js';
-import type { Clock } from '../host/enumeration.js';
-import type { Exec } from '../host/exec.js';
-import type { HostLock } from '../host/lock.js';
+import type { HostFs } from '../ports/host-fs.js';
+import type { Clock } from '../ports/clock.js';
+import type { Exec } from '../ports/exec.js';
+import type { HostLock } from '../ports/lock.js';
 import type { Settings } from '../settings/types.js';
 import type { StateStore } from '../state/record.js';
 import type { Logger } from './log.js';

@@ -6,7 +6,7 @@ import { isProxmoxApiError } from '../proxmox/errors.js';
 import { foreignGadgetLines, freeUsbSlot, isModernUsbGuest, usbHotplugEnabled, usbLinesForMapping } from '../proxmox/local-config.js';
 import { ensureMapping, mappingName, type MappingClient } from '../proxmox/mapping.js';
 import { readTokenSecret } from '../settings/secret.js';
-import type { Clock } from '../host/enumeration.js';
+import type { Clock } from '../ports/clock.js';
 import type { Settings } from '../settings/types.js';
 import type { Logger } from './log.js';
 import type { VmInfo } from './vm-source.js';

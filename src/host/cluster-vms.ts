@@ -8,7 +8,7 @@
  * VM configs: the GUID check (hook/identity-check.ts) and the image policy's disks (host/vm-disks.ts).
  */
 import { posix } from 'node:path';
-import type { HostFs } from '../apply/host-fs.js';
+import type { HostFs } from '../ports/host-fs.js';
 import { parseLocalVmConfig, type LocalVmConfig } from '../proxmox/local-config.js';
 
 export interface ClusterVm extends LocalVmConfig {

@@ -1,4 +1,4 @@
-import type { HostFs } from '../apply/host-fs.js';
+import type { HostFs } from '../ports/host-fs.js';
 import { ConflictError } from '../errors.js';
 import { CONFIGFS_GADGETS, vmidOfGadget } from '../plan/ops.js';
 import { formatUsbId } from '../values/usb-id.js';

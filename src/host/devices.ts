@@ -1,4 +1,4 @@
-import type { HostFs } from '../apply/host-fs.js';
+import type { HostFs } from '../ports/host-fs.js';
 
 const USB_DEVICES = '/sys/bus/usb/devices';
 

@@ -1,11 +1,7 @@
-import type { HostFs } from '../apply/host-fs.js';
+import type { HostFs } from '../ports/host-fs.js';
 import { EnumerationTimeoutError } from '../errors.js';
 import { deviceOnDummyHcd, type HostUsbDevice } from './devices.js';
-
-export interface Clock {
-  now(): number;
-  sleep(ms: number): Promise<void>;
-}
+import type { Clock } from '../ports/clock.js';
 
 export const realClock: Clock = {
   now: () => Date.now(),

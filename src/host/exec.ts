@@ -1,14 +1,6 @@
 import { execa } from 'execa';
 import { CommandError } from '../errors.js';
-
-export interface ExecResult {
-  exitCode: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a program without a shell; never throws for a non-zero exit (callers decide). */
-export type Exec = (file: string, args: readonly string[], opts?: { input?: string; timeoutMs?: number }) => Promise<ExecResult>;
+import type { ExecResult, Exec } from '../ports/exec.js';
 
 export const execaExec: Exec = async (file, args, opts = {}) => {
   const r = await execa(file, args, {

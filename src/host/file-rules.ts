@@ -1,4 +1,4 @@
-import type { FileInfo } from '../apply/host-fs.js';
+import type { FileInfo } from '../ports/host-fs.js';
 
 /**
  * Why a regular file with more than one hard link is never exported, as a path or as a volume: every

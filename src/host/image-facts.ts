@@ -1,4 +1,4 @@
-import type { HostFs } from '../apply/host-fs.js';
+import type { HostFs } from '../ports/host-fs.js';
 import { gadgetName } from '../plan/ops.js';
 import type { Settings } from '../settings/types.js';
 import { readStorageConfig } from '../storage/storage-config.js';

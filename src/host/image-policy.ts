@@ -1,4 +1,4 @@
-import type { HostFs } from '../apply/host-fs.js';
+import type { HostFs } from '../ports/host-fs.js';
 import { ImagePolicyError, errnoOf } from '../errors.js';
 import type { Settings } from '../settings/types.js';
 import { blockDeviceBytes } from '../storage/block-device.js';

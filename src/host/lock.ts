@@ -1,11 +1,6 @@
 import { spawn } from 'node:child_process';
 import { ConflictError } from '../errors.js';
-
-export type Release = () => Promise<void>;
-
-export interface HostLock {
-  acquire(): Promise<Release>;
-}
+import type { Release, HostLock } from '../ports/lock.js';
 
 /**
  * A host-wide lock held by a `flock(1)` child process. Node has no flock(2); a child that holds the

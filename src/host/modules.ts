@@ -1,9 +1,10 @@
-import type { HostFs } from '../apply/host-fs.js';
+import type { HostFs } from '../ports/host-fs.js';
 import { CommandError } from '../errors.js';
 import { CONFIGFS_GADGETS, vmidOfGadget } from '../plan/ops.js';
 import type { Settings } from '../settings/types.js';
 import { buildFix, readRecord } from '../kernel/records.js';
-import { run, type Exec } from './exec.js';
+import { run } from './exec.js';
+import type { Exec } from '../ports/exec.js';
 
 const CONFIGFS = '/sys/kernel/config';
 

@@ -1,4 +1,4 @@
-import type { HostFs } from '../apply/host-fs.js';
+import type { HostFs } from '../ports/host-fs.js';
 
 export const QUIRKS_PARAM = '/sys/module/usb_storage/parameters/quirks';
 /** the kernel's buffer is char[128]: 127 characters and the terminating NUL */

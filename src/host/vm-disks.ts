@@ -1,4 +1,4 @@
-import type { HostFs } from '../apply/host-fs.js';
+import type { HostFs } from '../ports/host-fs.js';
 import { driveVolume, isCdromDrive, isDriveKey } from '../proxmox/drives.js';
 import type { StorageConfig } from '../storage/storage-config.js';
 import { volumeFile } from '../storage/storage-dirs.js';

@@ -1,7 +1,7 @@
 /** The BIOS boot chain: syslinux's volume boot record + ldlinux.sys, then the MBR boot code. */
 import { open, readFile } from 'node:fs/promises';
 import { ImageError } from './errors.js';
-import type { Exec } from '../host/exec.js';
+import type { Exec } from '../ports/exec.js';
 import { BOOT_CODE_BYTES, withBootCode } from './mbr.js';
 import { PARTITION_OFFSET_BYTES, SECTOR_BYTES } from './size.js';
 import { runTool } from './tools.js';

@@ -3,7 +3,7 @@
  * strings, the way commander hands them over) and the effects, prints lines, and returns its result.
  */
 import path from 'node:path';
-import type { Exec } from '../host/exec.js';
+import type { Exec } from '../ports/exec.js';
 import { createImage, type CreateImageResult } from './create.js';
 import { ImageError } from './errors.js';
 import { createLicenceImage, DEFAULT_LICENCE_SIZE } from './licence.js';

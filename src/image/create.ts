@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, open, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { Exec } from '../host/exec.js';
+import type { Exec } from '../ports/exec.js';
 import { errnoOf } from '../errors.js';
 import { ImageError } from './errors.js';
 import { FatVolume } from './fat.js';

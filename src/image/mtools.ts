@@ -3,7 +3,7 @@
  * `mkfs.fat --offset` writes the filesystem at the partition's sector, `mcopy -i file@@offset` copies
  * into it. No root, no loop device, nothing mounted.
  */
-import type { Exec } from '../host/exec.js';
+import type { Exec } from '../ports/exec.js';
 import { ImageError } from './errors.js';
 import type { Payload } from './payload.js';
 import { copyBatches } from './payload.js';

@@ -2,7 +2,7 @@
 import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import path from 'node:path';
-import type { Exec, ExecResult } from '../host/exec.js';
+import type { Exec, ExecResult } from '../ports/exec.js';
 import { ImageError } from './errors.js';
 
 /** Which Debian package ships each tool, for the "fix:" part of messages. */

@@ -1,5 +1,5 @@
 /** Zip archives through Debian's Info-ZIP `unzip`: list first (cheap checks), then extract. */
-import type { Exec } from '../host/exec.js';
+import type { Exec } from '../ports/exec.js';
 import { ImageError } from './errors.js';
 import { runTool, type ToolPaths } from './tools.js';
 

@@ -5,8 +5,8 @@
  * jiffies file only when nothing else builds. Whatever happens ends in a record (records.ts).
  */
 import { createHash } from 'node:crypto';
-import type { HostFs } from '../apply/host-fs.js';
-import type { Exec } from '../host/exec.js';
+import type { HostFs } from '../ports/host-fs.js';
+import type { Exec } from '../ports/exec.js';
 import { refText, sourceCandidates } from './candidates.js';
 import * as dkms from './dkms.js';
 import { fetchSource, type Download } from './fetch-source.js';

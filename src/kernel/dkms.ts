@@ -5,9 +5,9 @@
  * build it (a failed build there leaves the kernel package unconfigured and apt exiting 100); our own
  * hook under /etc/kernel/postinst.d (templates/kernel/) builds for new kernels and never fails.
  */
-import type { HostFs } from '../apply/host-fs.js';
+import type { HostFs } from '../ports/host-fs.js';
 import { CommandError } from '../errors.js';
-import type { Exec } from '../host/exec.js';
+import type { Exec } from '../ports/exec.js';
 import { seriesText, versionText, type LinuxVersion } from './version.js';
 
 export const DKMS_NAME = 'pve-usb-gadget-dummy-hcd';

@@ -6,9 +6,9 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { HostFs } from '../apply/host-fs.js';
+import type { HostFs } from '../ports/host-fs.js';
 import { CommandError } from '../errors.js';
-import type { Exec } from '../host/exec.js';
+import type { Exec } from '../ports/exec.js';
 import { UDC_SOURCE } from './fetch-source.js';
 import { looksLikeDummyHcd } from './source-store.js';
 import { versionFromMakefile, type LinuxVersion } from './version.js';

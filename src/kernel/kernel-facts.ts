@@ -3,7 +3,7 @@
  * (and of which upstream version), which has a dummy_hcd (our DKMS build or the kernel's own), and which
  * boots next. Paths are under /lib/modules, which is /usr/lib/modules on trixie's merged /usr too.
  */
-import type { HostFs } from '../apply/host-fs.js';
+import type { HostFs } from '../ports/host-fs.js';
 import { compareVersions, isKernelRelease, versionFromVersionH, versionOfRelease, type LinuxVersion } from './version.js';
 
 export const MODULES_DIR = '/lib/modules';

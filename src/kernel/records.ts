@@ -3,7 +3,7 @@
  * kernel hook runs inside apt, where nobody reads its output; this record is what `doctor` and
  * pre-start turn into a message later ("dummy_hcd is not built for kernel X: run ...").
  */
-import type { HostFs } from '../apply/host-fs.js';
+import type { HostFs } from '../ports/host-fs.js';
 import type { Scheduler } from './scheduler.js';
 import { isKernelRelease } from './version.js';
 

@@ -4,7 +4,7 @@
  * Downloads land here, and so do files an admin gives with --kernel-source, so a kernel upgrade can
  * build offline from what was had before. Never a copy of kernel code in our repository: only on the node.
  */
-import type { HostFs } from '../apply/host-fs.js';
+import type { HostFs } from '../ports/host-fs.js';
 import { compareVersions, parseVersion, sameSeries, versionText, type LinuxVersion } from './version.js';
 
 export const SOURCE_STORE = '/var/lib/pve-usb-gadget/kernel-sources';

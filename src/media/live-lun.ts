@@ -4,7 +4,7 @@
  * itself (START STOP UNIT), which closes the file: then `file` reads empty while the record still names
  * the image.
  */
-import type { HostFs } from '../apply/host-fs.js';
+import type { HostFs } from '../ports/host-fs.js';
 import { gadgetDir } from '../plan/ops.js';
 
 export const MASS_STORAGE = 'mass_storage.0';

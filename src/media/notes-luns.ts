@@ -1,5 +1,5 @@
 /** The LUNs the VM's notes ask for, from this node's copy of its config (pmxcfs); undefined if unreadable or invalid. */
-import type { HostFs } from '../apply/host-fs.js';
+import type { HostFs } from '../ports/host-fs.js';
 import { parseLocalVmConfig } from '../proxmox/local-config.js';
 import type { Settings } from '../settings/types.js';
 import type { LunSpec } from '../spec/types.js';

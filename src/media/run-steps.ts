@@ -4,7 +4,7 @@
  * that says so (settle.ts and teardown act on it). Translates the kernel's EBUSY on the first write to
  * `file` into "the guest has locked the medium": nothing changed then.
  */
-import type { HostFs } from '../apply/host-fs.js';
+import type { HostFs } from '../ports/host-fs.js';
 import { MediaError, errnoOf } from '../errors.js';
 import type { GadgetRecord, MediaIntent, StateStore } from '../state/record.js';
 import { FORCE_RISK, type MediaRequest, type MediaStep } from './decide.js';

@@ -1,4 +1,4 @@
-import type { HostFs } from '../apply/host-fs.js';
+import type { HostFs } from '../ports/host-fs.js';
 import type { Speed } from '../spec/types.js';
 import type { LunVolume } from '../storage/resolve.js';
 

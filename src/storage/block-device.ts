@@ -2,7 +2,7 @@
  * Facts about a block device from sysfs. stat(2) reports size 0 for a block device, so its size comes
  * from /sys/class/block/<name>/size (always in 512-byte sectors, whatever the device's block size).
  */
-import type { HostFs } from '../apply/host-fs.js';
+import type { HostFs } from '../ports/host-fs.js';
 
 /** The kernel name of a device node path that is already a realpath ("/dev/dm-3" → "dm-3"). */
 export function kernelName(realDevPath: string): string | undefined {

@@ -7,7 +7,7 @@
  * only, ISOs read-only, and no backups, container templates or volumes, snippets or import sources.
  * Paths elsewhere in the storage's directory (e.g. /var/lib/vz/usb-gadget) are not volumes.
  */
-import type { HostFs } from '../apply/host-fs.js';
+import type { HostFs } from '../ports/host-fs.js';
 import { isUnder } from '../values/paths.js';
 import type { StorageConfig, StorageDefinition } from './storage-config.js';
 import { contentDirectories, type ContentType } from './storage-dirs.js';

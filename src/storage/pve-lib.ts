@@ -16,7 +16,7 @@
  * activates: the TypeScript checks mirror Proxmox's grammar, this makes Proxmox's own word final.
  */
 import { CommandError } from '../errors.js';
-import type { Exec } from '../host/exec.js';
+import type { Exec } from '../ports/exec.js';
 
 export const PERL = '/usr/bin/perl';
 /** activation may mount NFS or talk to Ceph monitors */

@@ -9,7 +9,7 @@
  * Ids are reused after an unmap: before removing one, the device's pool, namespace, image and cluster
  * are compared with what pre-start recorded, so another image that got the same id is never touched.
  */
-import type { HostFs } from '../apply/host-fs.js';
+import type { HostFs } from '../ports/host-fs.js';
 import { KernelError, errnoOf } from '../errors.js';
 
 export const RBD_BUS = '/sys/bus/rbd';

@@ -10,10 +10,10 @@
  * Release mirrors what qemu-server does with a VM's disks at stop (deactivate_volumes): the volume
  * belongs to this VM and is none of its disks, so nothing else has a claim on its activation.
  */
-import type { HostFs } from '../apply/host-fs.js';
+import type { HostFs } from '../ports/host-fs.js';
 import { CommandError, ImagePolicyError, type GadgetError } from '../errors.js';
 import { hardLinkProblem } from '../host/file-rules.js';
-import type { Exec } from '../host/exec.js';
+import type { Exec } from '../ports/exec.js';
 import type { Log } from '../ports/log.js';
 import type { Settings } from '../settings/types.js';
 import type { ImageUse } from '../host/image-uses.js';

@@ -7,7 +7,7 @@
  * As pve-storage does (PVE/Storage/Plugin.pm parse_config): `local` is always the dir storage
  * /var/lib/vz on every node, and the types in @SHARED_STORAGE are shared whatever the file says.
  */
-import type { HostFs } from '../apply/host-fs.js';
+import type { HostFs } from '../ports/host-fs.js';
 import { STORAGE_ID } from './volume-id.js';
 
 export const STORAGE_CFG = '/etc/pve/storage.cfg';

@@ -6,7 +6,7 @@
  * inside the storage's directory for dir-like storages), it is at least one 512-byte block, and it is
  * not exported by another VM (read-only everywhere is fine).
  */
-import type { HostFs } from '../apply/host-fs.js';
+import type { HostFs } from '../ports/host-fs.js';
 import { ImagePolicyError, errnoOf } from '../errors.js';
 import { hardLinkProblem } from '../host/file-rules.js';
 import type { ImageUse } from '../host/image-uses.js';

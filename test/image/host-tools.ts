@@ -5,7 +5,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { execaExec } from '../../src/host/exec.js';
-import type { Exec } from '../../src/host/exec.js';
+import type { Exec } from '../../src/ports/exec.js';
 
 const NEEDED: Record<string, string> = {
   'mkfs.fat': 'dosfstools',

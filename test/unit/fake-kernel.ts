@@ -2,7 +2,7 @@
 // loaded, configfs mounted, dummy_udc.0 free; default groups appear by themselves (strings/, lun.0, ...)
 // and binding the gadget makes the host "enumerate" a device with the ids and serial written to
 // configfs. Enough to run preStart to the end in a unit test; the real kernel is test/e2e's.
-import type { HostFs } from '../../src/apply/host-fs.js';
+import type { HostFs } from '../../src/ports/host-fs.js';
 import type { TmpRoot } from './tmp-root.js';
 
 const GADGETS = '/sys/kernel/config/usb_gadget';

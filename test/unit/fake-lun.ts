@@ -5,7 +5,7 @@
 //   fsg_store_file: EBUSY when prevent_medium_removal && open; a path opens (replacing an open one), "" closes
 //   fsg_store_forced_eject: clears prevent_medium_removal, then fsg_store_file("")
 // `lock(dir)` stands for the guest's PREVENT ALLOW MEDIUM REMOVAL; a missing path fails ENOENT like filp_open.
-import type { HostFs } from '../../src/apply/host-fs.js';
+import type { HostFs } from '../../src/ports/host-fs.js';
 import type { TmpRoot } from './tmp-root.js';
 
 const busy = (p: string) => Object.assign(new Error(`EBUSY: resource busy, write '${p}'`), { code: 'EBUSY' });

@@ -3,9 +3,9 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { HostFs } from '../../src/apply/host-fs.js';
+import type { HostFs } from '../../src/ports/host-fs.js';
 import { CommandError } from '../../src/errors.js';
-import type { Exec } from '../../src/host/exec.js';
+import type { Exec } from '../../src/ports/exec.js';
 import { ensureModules } from '../../src/host/modules.js';
 import { writeRecord } from '../../src/kernel/records.js';
 import { parseSettings } from '../../src/settings/parse.js';

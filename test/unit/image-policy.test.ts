@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync, symlinkSync, writeFileSync, mkdirSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { nodeHostFs, type HostFs } from '../../src/apply/host-fs.js';
+import { nodeHostFs } from '../../src/apply/host-fs.js';
+import type { HostFs } from '../../src/ports/host-fs.js';
 import { ImagePolicyError } from '../../src/errors.js';
 import { checkImage, type ImageUse } from '../../src/host/image-policy.js';
 import { parseStorageConfig } from '../../src/storage/storage-config.js';

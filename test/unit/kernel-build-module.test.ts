@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { HostFs } from '../../src/apply/host-fs.js';
+import type { HostFs } from '../../src/ports/host-fs.js';
 import { checkKernels } from '../../src/cli/doctor-kernels.js';
 import { buildKernelModule, pinLegacyTrees, type KernelModuleDeps } from '../../src/kernel/build-module.js';
 import type { Download } from '../../src/kernel/fetch-source.js';

@@ -1,8 +1,8 @@
 // Shared by the kernel-module unit tests: dummy_hcd.c of both generations reduced to what our checks
 // read, a kernel Makefile, and a DKMS stand-in that keeps its state in memory and builds a tree when a
 // predicate says the file fits the kernel (real DKMS and gcc run in test/e2e/kernel-upgrade.test.ts).
-import type { HostFs } from '../../src/apply/host-fs.js';
-import type { Exec } from '../../src/host/exec.js';
+import type { HostFs } from '../../src/ports/host-fs.js';
+import type { Exec } from '../../src/ports/exec.js';
 
 export const HRTIMER_FILE = '/* dummy_hcd */\nstruct dummy_hcd {\n\tstruct hrtimer\t\t\ttimer;\n};\nstatic struct platform_driver dummy_udc_driver;\nMODULE_LICENSE("GPL");\n';
 export const JIFFIES_FILE = '/* dummy_hcd */\nstruct dummy_hcd {\n\tstruct timer_list\t\ttimer;\n};\nstatic struct platform_driver dummy_udc_driver;\nMODULE_LICENSE("GPL");\n';

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { HostFs } from '../../src/apply/host-fs.js';
+import type { HostFs } from '../../src/ports/host-fs.js';
 import { CommandError } from '../../src/errors.js';
 import { execaExec } from '../../src/host/exec.js';
 import { dkmsVersion, parseDkmsStatus, renderDkmsConf, seriesRegex } from '../../src/kernel/dkms.js';

@@ -3,7 +3,7 @@
 import { symlinkSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { HostFs } from '../../src/apply/host-fs.js';
+import type { HostFs } from '../../src/ports/host-fs.js';
 import { createLogger } from '../../src/hook/log.js';
 import { realClock } from '../../src/host/enumeration.js';
 import { changeMedia, type MediaDeps } from '../../src/media/change.js';

@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CommandError } from '../../src/errors.js';
-import type { Exec } from '../../src/host/exec.js';
+import type { Exec } from '../../src/ports/exec.js';
 import { activateVolume, deactivateVolume, parsePveLibOutput, pveLibArgs, PERL } from '../../src/storage/pve-lib.js';
 
 const STUB = resolve(__dirname, '../e2e/guest/pve-storage-stub');

@@ -4,9 +4,10 @@ import { linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, wr
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { nodeHostFs, type HostFs } from '../../src/apply/host-fs.js';
+import { nodeHostFs } from '../../src/apply/host-fs.js';
+import type { HostFs } from '../../src/ports/host-fs.js';
 import { ImagePolicyError, KernelError } from '../../src/errors.js';
-import type { Exec } from '../../src/host/exec.js';
+import type { Exec } from '../../src/ports/exec.js';
 import type { Settings } from '../../src/settings/types.js';
 import type { GadgetSpec, LunSpec } from '../../src/spec/types.js';
 import { blockDeviceBytes } from '../../src/storage/block-device.js';

@@ -2,7 +2,8 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { nodeHostFs, type HostFs } from '../../src/apply/host-fs.js';
+import { nodeHostFs } from '../../src/apply/host-fs.js';
+import type { HostFs } from '../../src/ports/host-fs.js';
 
 export interface TmpRoot {
   root: string;
