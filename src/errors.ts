@@ -84,3 +84,6 @@ export class BackupError extends GadgetError {}
 
 /** A media change (pve-usb-gadget media) refused before anything changed, or interrupted by the kernel. */
 export class MediaError extends GadgetError {}
+
+/** A snapshot, rollback or snapshot removal (src/snapshot/) refused before anything changed, or failed. */
+export class SnapshotError extends GadgetError {}

@@ -4,6 +4,7 @@ import type { Settings } from '../settings/types.js';
 import { blockDeviceBytes } from '../storage/block-device.js';
 import { judgePathInStorage, storageFoldersOf } from '../storage/path-volume.js';
 import type { StorageConfig } from '../storage/storage-config.js';
+import { inSnapshotStore, SNAPSHOT_STORE } from '../snapshot/names.js';
 import { isAtOrUnder, isUnder } from '../values/paths.js';
 import { hardLinkProblem } from './file-rules.js';
 import type { ImageUse, VmDisk } from './image-uses.js';
@@ -62,6 +63,11 @@ export function checkImage(fs: HostFs, settings: Settings, key: string, image: s
   }
   if (DENIED.some((d) => isAtOrUnder(real, d))) {
     deny('it is a system location of the hypervisor', 'use an image under an allowed images directory');
+  }
+  // a stick snapshot is pve-usb-gadget's own copy (snapshot/names.ts): served, restored into or swapped
+  // in as media, it would be changed behind its manifest and rolled back from damaged
+  if (inSnapshotStore(real)) {
+    deny(`it is inside a stick snapshot folder (${SNAPSHOT_STORE}), pve-usb-gadget's own copies`, 'use the image itself; to go back to a snapshot: pve-usb-gadget rollback <vmid> <name>');
   }
   for (const m of storageFoldersOf(fs, ctx.storages, real)) {
     const refusal = judgePathInStorage(m, { key, vmid: ctx.vmid, readonly, node: ctx.node, storages: ctx.storages, vmConfig: ctx.vmConfig });

@@ -2,7 +2,8 @@
  * Reading /etc/pve/qemu-server/<vmid>.conf without the API (the hook at pre-start; the CLI when pveproxy is down),
  * the way qemu-server's parse_vm_config reads it: only the main section (everything before the first
  * "[...]" header: [PENDING], [special:...], snapshots); "#" lines there are the description, stored
- * percent-encoded (encode_text) and decoded with decode_text (uri_unescape, then UTF-8).
+ * percent-encoded (encode_text) and decoded with decode_text (uri_unescape, then UTF-8). The snapshot
+ * sections are read on their own (parseSnapshotSections), for the snapshot commands and doctor.
  * Pure functions; the caller reads the file.
  */
 
@@ -51,6 +52,34 @@ export function parseLocalVmConfig(text: string): LocalVmConfig {
   if (description !== undefined) description = description.replace(/\s+$/, '');
   return description === undefined ? { options } : { options, description };
 }
+
+/**
+ * The snapshot sections of a config file, by name, as parse_vm_config tells them apart (qemu-server
+ * src/PVE/QemuServer.pm): `[PENDING]` (any case) and `[special:...]` are not snapshots, a header
+ * matching `^\[([a-z][a-z0-9_\-]+)\]\s*$`i is one, any other `[...]` starts a section that is skipped.
+ * Only option lines are kept (snapstate, vmstate, parent, snaptime, drives, ...); `#` lines in a
+ * snapshot section are its comment (`qm snapshot --description`), not the VM's notes, and are left out.
+ */
+export function parseSnapshotSections(text: string): Map<string, Record<string, string>> {
+  const out = new Map<string, Record<string, string>>();
+  let current: Record<string, string> | undefined;
+  for (const line of text.split('\n')) {
+    if (!SECTION_HEADER.test(line)) {
+      const opt = current && parseOptionLine(line);
+      if (current && opt && opt.key !== 'description') current[opt.key] = opt.value;
+      continue;
+    }
+    const name = SNAPSHOT_HEADER.exec(line)?.[1];
+    current = undefined;
+    if (name === undefined || /^PENDING$/i.test(name)) continue;
+    // a second section of one name replaces the first, as parse_vm_config's `= {}` does (it only warns)
+    current = {};
+    out.set(name, current);
+  }
+  return out;
+}
+
+const SNAPSHOT_HEADER = /^\[([a-z][a-z0-9_-]+)\]\s*$/i;
 
 /** PVE's decode_text: %XX byte escapes (nothing else, not '+'), then lax UTF-8 decoding. */
 export function decodeText(encoded: string): string {

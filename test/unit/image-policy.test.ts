@@ -54,6 +54,16 @@ describe('image policy (real files under a temporary root)', () => {
     expect(check('/images/sub/link.img')).toBe('/images/a.img');
   });
 
+  it("refuses files in a stick snapshot folder, also through a symlink, and nothing beside it", () => {
+    mkdirSync(join(root, 'images/.pve-usb-gadget-snapshots/100/before'), { recursive: true });
+    writeFileSync(join(root, 'images/.pve-usb-gadget-snapshots/100/before/lun0.raw'), Buffer.alloc(4096));
+    symlinkSync(join(root, 'images/.pve-usb-gadget-snapshots/100/before/lun0.raw'), join(root, 'images/snap-link.img'));
+    expect(refusal('/images/.pve-usb-gadget-snapshots/100/before/lun0.raw')).toMatch(/inside a stick snapshot folder \(\.pve-usb-gadget-snapshots\)/);
+    expect(refusal('/images/snap-link.img')).toMatch(/-> \/images\/\.pve-usb-gadget-snapshots\/100\/before\/lun0\.raw\) refused: it is inside a stick snapshot folder/);
+    writeFileSync(join(root, 'images/.pve-usb-gadget-snapshots-not.img'), Buffer.alloc(4096));
+    expect(check('/images/.pve-usb-gadget-snapshots-not.img')).toBe('/images/.pve-usb-gadget-snapshots-not.img');
+  });
+
   it('resolves symlinks before checking the directory', () => {
     expect(refusal('/images/evil.img')).toMatch(/-> \/etc\/shadow.*not inside an allowed directory/);
   });
