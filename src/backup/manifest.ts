@@ -15,7 +15,8 @@ export const METHODS = ['offline', 'reflink', 'pause', 'already-paused'] as cons
 export type CopyMethod = (typeof METHODS)[number];
 
 const hex4 = z.string().regex(/^[0-9a-f]{4}$/);
-const lunSchema = z.strictObject({
+/** one LUN copy; shared with the stick snapshot manifest (snapshot/manifest.ts) */
+export const lunSchema = z.strictObject({
   index: z.number().int().min(0).max(15),
   /** the image as the notes named it (a path, or a volume id once volumes are copied) */
   image: z.string().min(1).max(4096),
@@ -27,6 +28,9 @@ const lunSchema = z.strictObject({
   readonly: z.boolean(),
   cdrom: z.boolean(),
 });
+
+/** the stick's USB identity at the time of the copy */
+export const usbSchema = z.strictObject({ vendorId: hex4, productId: hex4, serial: z.string().max(126), manufacturer: z.string().max(126), product: z.string().max(126) });
 
 const schema = z.strictObject({
   format: z.literal(MANIFEST_FORMAT),
@@ -40,7 +44,7 @@ const schema = z.strictObject({
   /** how long the guest was paused for the copy (0 unless method is pause) */
   pausedMs: z.number().int().min(0),
   createdAt: z.string().max(40),
-  usb: z.strictObject({ vendorId: hex4, productId: hex4, serial: z.string().max(126), manufacturer: z.string().max(126), product: z.string().max(126) }),
+  usb: usbSchema,
   luns: z.array(lunSchema).min(1).max(16),
 });
 

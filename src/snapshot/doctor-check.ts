@@ -1,0 +1,56 @@
+/**
+ * doctor's snapshot lines, for the VMs of this node (their config files): VM snapshots a stick with
+ * writable images has no snapshot for (rollback refuses them), stick snapshots whose VM snapshot is
+ * gone (orphans, e.g. `qm delsnapshot` run directly) and unfinished ones, each with the command that
+ * helps. Reads files only; no image policy check here (that is the snapshot commands' own).
+ */
+import type { HostFs } from '../apply/host-fs.js';
+import type { CheckResult } from '../cli/doctor-result.js';
+import { smbiosUuid } from '../hook/vm-source.js';
+import { parseLocalVmConfig, parseSnapshotSections } from '../proxmox/local-config.js';
+import type { Settings } from '../settings/types.js';
+import { validateNotes } from '../spec/validate.js';
+import { findStickSnapshot, listStickSnapshots, storeRoots } from './store.js';
+
+export function checkSnapshots(fs: HostFs, settings: Settings): CheckResult[] {
+  const results: CheckResult[] = [];
+  const dir = settings.paths.pveConfigDir;
+  for (const file of fs.list(dir)) {
+    const vmid = Number(/^([1-9][0-9]{2,8})\.conf$/.exec(file)?.[1]);
+    if (!vmid) continue;
+    const text = fs.readTextIfExists(`${dir}/${file}`) ?? '';
+    const local = parseLocalVmConfig(text);
+    const r = validateNotes(local.description ?? '', { vmid, smbiosUuid: smbiosUuid(local.options.smbios1), defaultSpeed: settings.defaultSpeed });
+    const spec = r.kind === 'ok' ? r.spec : undefined;
+    const vmSnaps = [...parseSnapshotSections(text).keys()];
+    const roots = storeRoots(fs, settings, spec?.luns.map((l) => l.image) ?? []);
+    const stickSnaps = listStickSnapshots(fs, roots, vmid);
+    if (!spec && stickSnaps.size === 0) continue;
+    const check = `VM ${vmid} snapshots`;
+    const before = results.length;
+    const writable = spec?.luns.some((l) => !l.cdrom && !l.readonly) ?? false;
+    const missing = writable ? vmSnaps.filter((n) => !stickSnaps.has(n)) : [];
+    if (missing.length > 0) {
+      results.push({
+        check,
+        status: 'warn',
+        detail: `VM snapshot${missing.length > 1 ? 's' : ''} ${missing.join(', ')} ha${missing.length > 1 ? 've' : 's'} no stick snapshot: pve-usb-gadget rollback refuses ${missing.length > 1 ? 'them' : 'it'}`,
+        fix: `qm rollback ${vmid} <name> rolls back the VM alone (the stick keeps its data); pve-usb-gadget delsnapshot ${vmid} <name> deletes one`,
+      });
+    }
+    for (const [name, folders] of stickSnaps) {
+      if (!vmSnaps.includes(name)) {
+        results.push({ check, status: 'warn', detail: `stick snapshot ${name} has no VM snapshot (${folders.join(', ')})`, fix: `pve-usb-gadget delsnapshot ${vmid} ${name}` });
+        continue;
+      }
+      const found = findStickSnapshot(fs, roots, vmid, name);
+      if (found.kind === 'incomplete') {
+        results.push({ check, status: 'warn', detail: `stick snapshot ${name} is not complete: ${found.why}`, fix: `pve-usb-gadget delsnapshot ${vmid} ${name} (the VM's too), or qm rollback ${vmid} ${name} for the VM alone` });
+      }
+    }
+    if (results.length === before && vmSnaps.length > 0) {
+      results.push({ check, status: 'ok', detail: writable ? `${vmSnaps.length} snapshot(s), each with its stick snapshot` : `${vmSnaps.length} snapshot(s); the stick is read-only media, nothing to snapshot` });
+    }
+  }
+  return results;
+}

@@ -1,0 +1,91 @@
+/**
+ * Everything the snapshot decisions (decide.ts) are made from, read once before any change: the VM's
+ * config file (qm keeps snapshots as its `[name]` sections, which `qm config` does not show; we run as
+ * root on the VM's node, like qm, so the file is there), the stick's notes, whether the VM runs, the
+ * live stick records, each LUN judged by the image policy, and the stick snapshot of that name.
+ */
+import { imageContext } from '../host/image-facts.js';
+import { checkImage } from '../host/image-policy.js';
+import { GadgetError, NotesError, SnapshotError } from '../errors.js';
+import { parseLocalVmConfig, parseSnapshotSections } from '../proxmox/local-config.js';
+import { smbiosUuid } from '../hook/vm-source.js';
+import type { GadgetSpec } from '../spec/types.js';
+import { validateNotes } from '../spec/validate.js';
+import { lunImageKey } from '../storage/resolve.js';
+import { looksLikeVolumeId } from '../storage/volume-id.js';
+import type { SnapshotDeps, VmRunState } from './deps.js';
+import { findStickSnapshot, storeRoots, type StickSnapshot } from './store.js';
+
+/** A LUN of the current notes, as a snapshot sees it. */
+export type LunFact =
+  | { index: number; image: string; kind: 'file'; real: string }
+  | { index: number; image: string; kind: 'cdrom' | 'readonly' | 'volume' | 'block' }
+  | { index: number; image: string; kind: 'refused'; error: GadgetError };
+
+export interface VmFacts {
+  vmid: number;
+  configPath: string;
+  /** main-section options (lock, template, parent, ...) */
+  options: Record<string, string>;
+  /** the [usb-gadget] section: a spec, none, or the notes' problems */
+  spec: GadgetSpec | undefined;
+  notesError?: NotesError;
+  /** the VM snapshots: `[name]` sections of the config file */
+  snapshots: Map<string, Record<string, string>>;
+  run: VmRunState;
+  /** a live (or half-built) stick record of this VM */
+  liveRecord: boolean;
+  luns: LunFact[];
+  /** where stick snapshots of this VM may lie */
+  roots: string[];
+}
+
+export async function readVmFacts(deps: SnapshotDeps, vmid: number): Promise<VmFacts> {
+  const configPath = `${deps.settings.paths.pveConfigDir}/${vmid}.conf`;
+  const text = deps.fs.readTextIfExists(configPath);
+  if (text === undefined) {
+    throw new SnapshotError(`VM ${vmid} is not on this node`, { path: configPath, fix: "run pve-usb-gadget as root on the VM's node" });
+  }
+  const local = parseLocalVmConfig(text);
+  const r = validateNotes(local.description ?? '', { vmid, smbiosUuid: smbiosUuid(local.options.smbios1), defaultSpeed: deps.settings.defaultSpeed });
+  const spec = r.kind === 'ok' ? r.spec : undefined;
+  const luns = spec ? lunFacts(deps, vmid, spec) : [];
+  return {
+    vmid,
+    configPath,
+    options: local.options,
+    spec,
+    notesError: r.kind === 'invalid' ? new NotesError(r.problems) : undefined,
+    snapshots: parseSnapshotSections(text),
+    run: await deps.qm.status(vmid),
+    liveRecord: deps.state.read(vmid) !== undefined,
+    luns,
+    roots: storeRoots(deps.fs, deps.settings, spec?.luns.map((l) => l.image) ?? []),
+  };
+}
+
+/** Each LUN: skipped (read-only media), not supported (volumes, block devices), refused, or a file to copy. */
+export function lunFacts(deps: Pick<SnapshotDeps, 'fs' | 'settings'>, vmid: number, spec: GadgetSpec): LunFact[] {
+  const ctx = imageContext(deps.fs, deps.settings, vmid);
+  return spec.luns.map((lun): LunFact => {
+    const base = { index: lun.index, image: lun.image };
+    if (lun.cdrom) return { ...base, kind: 'cdrom' };
+    if (lun.readonly) return { ...base, kind: 'readonly' };
+    if (looksLikeVolumeId(lun.image)) return { ...base, kind: 'volume' };
+    try {
+      // the notes are hostile: only what pre-start would export is ever read into a snapshot
+      const real = checkImage(deps.fs, deps.settings, lunImageKey(lun.index), lun.image, true, ctx);
+      return deps.fs.stat(real).kind === 'file' ? { ...base, kind: 'file', real } : { ...base, kind: 'block' };
+    } catch (err) {
+      if (err instanceof GadgetError) return { ...base, kind: 'refused', error: err };
+      throw err;
+    }
+  });
+}
+
+/** The stick snapshot `name` of the VM, looked for in its roots. */
+export const stickSnapshotOf = (deps: Pick<SnapshotDeps, 'fs'>, facts: VmFacts, name: string): StickSnapshot =>
+  findStickSnapshot(deps.fs, facts.roots, facts.vmid, name);
+
+/** The LUNs a snapshot of the current notes copies: writable image files. */
+export const snapshottable = (luns: readonly LunFact[]): boolean => luns.some((l) => l.kind !== 'cdrom' && l.kind !== 'readonly');
