@@ -4,6 +4,7 @@
  */
 import type { HostFs } from '../ports/host-fs.js';
 import { checkBackups } from '../backup/doctor-checks.js';
+import { checkSnapshots } from '../snapshot/doctor-check.js';
 import type { Exec } from '../ports/exec.js';
 import type { Settings } from '../settings/types.js';
 import type { AdminApi } from './admin-deps.js';
@@ -47,6 +48,7 @@ export async function runDoctor(deps: DoctorDeps): Promise<CheckResult[]> {
   results.push(checkSecret(settings));
   results.push(await checkHookFile(deps.fs, deps.exec, deps.hookscript));
   results.push(...checkBackups(deps.fs, settings));
+  results.push(...checkSnapshots(deps.fs, settings));
   let api: AdminApi | undefined;
   try {
     api = deps.api(settings);

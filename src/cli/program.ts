@@ -16,6 +16,7 @@ import { collectStatus, formatStatus } from './status.js';
 import { readNotesFile, validateVm } from './validate.js';
 import { notesLuns } from '../media/notes-luns.js';
 import { registerMediaCommand } from './media.js';
+import { registerSnapshotCommands } from './snapshot.js';
 
 const out = (lines: readonly string[]) => process.stdout.write(lines.map((l) => `${l}\n`).join(''));
 
@@ -91,5 +92,6 @@ export function program(opts: ProgramOptions = {}): Command {
   registerKernelModuleCommand(p);
   registerBackupCommands(p);
   registerMediaCommand(p);
+  registerSnapshotCommands(p);
   return p;
 }
