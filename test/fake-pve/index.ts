@@ -66,6 +66,12 @@ export interface FakePve {
   vmEffectiveConfig(vmid: number): Record<string, ConfigValue>;
   /** what qemu-server's vm_start_nolock does before pre-start: pending values become the config */
   applyPending(vmid: number): void;
+  /** the snapshot sections (`[name]` in <vmid>.conf), a copy */
+  vmSnapshots(vmid: number): Record<string, Record<string, ConfigValue>>;
+  /** write one snapshot section as qemu-server's snapshot code does (root, no checks); undefined removes it */
+  setVmSnapshot(vmid: number, name: string, conf: Record<string, ConfigValue> | undefined): void;
+  /** the current config replaced as snapshot_rollback writes it: the new options, [PENDING] gone */
+  replaceVmConfig(vmid: number, conf: Record<string, ConfigValue>): void;
   vm(vmid: number): FakeVmView;
   /** /etc/pve/qemu-server/<vmid>.conf as qemu-server would write it */
   vmConfigFile(vmid: number): string;
@@ -200,6 +206,18 @@ export async function startFakePve(opts: FakePveOptions = {}): Promise<FakePve> 
     applyPending(vmid) {
       const vm = vmOf(vmid);
       vm.config = effectiveConfig(vm);
+      vm.pending = {};
+      vm.pendingDelete = [];
+    },
+    vmSnapshots: (vmid) => copy(vmOf(vmid).snapshots),
+    setVmSnapshot(vmid, name, conf) {
+      const vm = vmOf(vmid);
+      if (conf === undefined) delete vm.snapshots[name];
+      else vm.snapshots[name] = { ...conf };
+    },
+    replaceVmConfig(vmid, conf) {
+      const vm = vmOf(vmid);
+      vm.config = { ...conf };
       vm.pending = {};
       vm.pendingDelete = [];
     },

@@ -100,8 +100,8 @@ export function snapshotHost(opts: { reflink?: boolean; notes?: string; configEx
       case 'snapshot': {
         events.push(`snapshot (guest ${qm.running ? qm.qmp : 'stopped'})`);
         qm.during.snapshot?.();
-        // AbstractConfig __snapshot_copy_config: the main options without description, lock, ...; then parent
-        const body = main.split('\n').filter((l) => l && !l.startsWith('#') && !/^(parent|lock):/.test(l));
+        // AbstractConfig __snapshot_copy_config: the main options without the notes and lock (parent too: the tree link); then parent: name
+        const body = main.split('\n').filter((l) => l && !l.startsWith('#') && !/^lock:/.test(l));
         const vmstate = args.includes('--vmstate') && qm.running ? [`vmstate: local:100/vm-100-state-${name}.raw`] : [];
         const descr = args.includes('--description') ? [`#${encodeText(args[args.indexOf('--description') + 1] ?? '')}`] : [];
         sections.set(name as string, `${[...descr, ...body, 'snaptime: 1765000000', ...vmstate].join('\n')}\n`);

@@ -8,7 +8,11 @@
  *  - qm config/set: as root@pam, through an all-privileges token, except `hookscript`, which the fake
  *    refuses to every token (as PVE does): kept here and shown in `qm config` and <vmid>.conf;
  *  - qm status --verbose / suspend / resume (what the vzdump hook's pause uses): handed to `guests`, the
- *    scenario's running QEMUs (the qemu-server stand-in's QMP), when a scenario sets it.
+ *    scenario's running QEMUs (the qemu-server stand-in's QMP), when a scenario sets it; without it
+ *    `qm status` answers from the fake API's run state;
+ *  - qm snapshot / rollback / delsnapshot (pve-usb-gadget's snapshot commands): the config's `[name]`
+ *    sections as qemu-server writes them (snapshot-cmds.ts); no disk is snapshotted (the test VMs have
+ *    none), a vmstate is only named, and rolling back to one asks `start` to start the VM.
  * Only the subcommands install.sh and the CLI call exist; anything else fails loudly.
  */
 import { randomUUID } from 'node:crypto';
@@ -17,6 +21,7 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import type { FakePve } from '../../fake-pve/index.js';
 import { ProxmoxClient } from '../../../src/proxmox/client.js';
 import { encodeText } from '../../../src/proxmox/local-config.js';
+import { qmSnapshotCommand, type SnapshotVmState } from './snapshot-cmds.js';
 
 export const CONTROL_PORT_FILE = '/run/pve-standins.port';
 export const NODE = 'pve';
@@ -65,6 +70,8 @@ export class PveControl {
   readonly hookscripts = new Map<number, string>();
   /** the running guests, for qm status/suspend/resume */
   guests?: GuestPower;
+  /** what qm rollback to a snapshot with RAM does at its end: start the VM (qemu-server's vm_start) */
+  start?: (vmid: number) => Promise<void>;
   private server?: Server;
 
   private constructor(
@@ -234,6 +241,15 @@ export class PveControl {
       return ok(Object.keys(conf).sort().map((k) => `${k}: ${k === 'description' ? encodeText(conf[k] ?? '') : conf[k]}\n`).join(''));
     }
     if ((cmd === 'status' || cmd === 'suspend' || cmd === 'resume') && this.guests) return this.power(cmd, vmid, rest);
+    if (cmd === 'status') {
+      const running = this.api.vm(vmid).status === 'running';
+      return ok(`status: ${running ? 'running' : 'stopped'}\n${running && rest.includes('--verbose') ? 'qmpstatus: running\n' : ''}`);
+    }
+    if (cmd === 'snapshot' || cmd === 'rollback' || cmd === 'delsnapshot') {
+      const r = await qmSnapshotCommand(this.snapshotVm(vmid), cmd, rest);
+      this.syncConfigFile(vmid);
+      return r;
+    }
     if (cmd !== 'set') return err(`qm stand-in: unsupported command: qm ${args.join(' ')}`);
     const { opt } = parse(rest);
     const del = (opt.get('delete') ?? '').split(',').filter(Boolean);
@@ -249,6 +265,28 @@ export class PveControl {
     if (opt.size > 0 || otherDel.length > 0) await this.root.updateVmConfig(NODE, vmid, Object.fromEntries(opt), { delete: otherDel });
     this.syncConfigFile(vmid);
     return ok();
+  }
+
+  /** one VM as the snapshot commands see it: the fake API's config and sections, and the root-only hookscript */
+  private snapshotVm(vmid: number): SnapshotVmState {
+    return {
+      vmid,
+      config: () => {
+        const h = this.hookscripts.get(vmid);
+        return { ...this.api.vmConfig(vmid), ...(h ? { hookscript: h } : {}) };
+      },
+      running: () => this.api.vm(vmid).status === 'running',
+      snapshots: () => this.api.vmSnapshots(vmid),
+      setSnapshot: (name, conf) => this.api.setVmSnapshot(vmid, name, conf),
+      setConfig: (conf) => {
+        const { hookscript, ...rest } = conf;
+        if (hookscript === undefined) this.hookscripts.delete(vmid);
+        else this.hookscripts.set(vmid, String(hookscript));
+        this.api.replaceVmConfig(vmid, rest);
+      },
+      setParent: (name) => (name === undefined ? this.api.deleteVmOption(vmid, 'parent') : this.api.setVmOption(vmid, 'parent', name)),
+      start: this.start,
+    };
   }
 
   /** qm status/suspend/resume (qemu-server PVE/CLI/qm.pm, API status/suspend, status/resume) */
