@@ -87,5 +87,5 @@ export function lunFacts(deps: Pick<SnapshotDeps, 'fs' | 'settings'>, vmid: numb
 export const stickSnapshotOf = (deps: Pick<SnapshotDeps, 'fs'>, facts: VmFacts, name: string): StickSnapshot =>
   findStickSnapshot(deps.fs, facts.roots, facts.vmid, name);
 
-/** The LUNs a snapshot of the current notes copies: writable image files. */
+/** Whether the current notes have a LUN the guest can write (so a stick snapshot is expected of every VM snapshot). */
 export const snapshottable = (luns: readonly LunFact[]): boolean => luns.some((l) => l.kind !== 'cdrom' && l.kind !== 'readonly');
