@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
-import type { HostFs } from '../apply/host-fs.js';
+import type { HostFs } from '../ports/host-fs.js';
 import type { Cloner } from '../backup/capture.js';
 import { copyWithHash, type CopyResult } from '../backup/copy-file.js';
 import { lunPartFile } from './names.js';

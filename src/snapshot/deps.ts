@@ -3,9 +3,9 @@
  * `qm` is the node's own tool as root (cli/qm.ts qmTool satisfies SnapshotVm): qemu-server takes the
  * VM snapshot itself, with its locks, disks, vmstate and replication rules; we never rewrite its config.
  */
-import type { HostFs } from '../apply/host-fs.js';
+import type { HostFs } from '../ports/host-fs.js';
 import type { Cloner } from '../backup/capture.js';
-import type { Clock } from '../host/enumeration.js';
+import type { Clock } from '../ports/clock.js';
 import type { Settings } from '../settings/types.js';
 import type { StateStore } from '../state/record.js';
 

@@ -4,7 +4,7 @@
  * gone (orphans, e.g. `qm delsnapshot` run directly) and unfinished ones, each with the command that
  * helps. Reads files only; no image policy check here (that is the snapshot commands' own).
  */
-import type { HostFs } from '../apply/host-fs.js';
+import type { HostFs } from '../ports/host-fs.js';
 import type { CheckResult } from '../cli/doctor-result.js';
 import { smbiosUuid } from '../hook/vm-source.js';
 import { parseLocalVmConfig, parseSnapshotSections } from '../proxmox/local-config.js';

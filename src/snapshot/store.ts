@@ -4,7 +4,7 @@
  * write the image directory planted), and removal deletes only the file names we write (OUR_FILE).
  */
 import * as path from 'node:path';
-import type { HostFs } from '../apply/host-fs.js';
+import type { HostFs } from '../ports/host-fs.js';
 import { SnapshotError } from '../errors.js';
 import type { Settings } from '../settings/types.js';
 import { looksLikeVolumeId } from '../storage/volume-id.js';

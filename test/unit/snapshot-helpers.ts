@@ -4,7 +4,7 @@
 // (a [name] section, parent:, removal), so a snapshot can be rolled back and deleted in one test.
 import { closeSync, copyFileSync, openSync, readFileSync, readdirSync, writeSync, existsSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import type { Exec, ExecResult } from '../../src/host/exec.js';
+import type { Exec, ExecResult } from '../../src/ports/exec.js';
 import { qmTool } from '../../src/cli/qm.js';
 import { encodeText } from '../../src/proxmox/local-config.js';
 import { parseSettings } from '../../src/settings/parse.js';

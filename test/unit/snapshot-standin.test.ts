@@ -3,7 +3,7 @@
 // checked together here. The config file is what the fake API renders, as pmxcfs would show it.
 import { afterEach, describe, expect, it } from 'vitest';
 import { qmTool } from '../../src/cli/qm.js';
-import type { Exec } from '../../src/host/exec.js';
+import type { Exec } from '../../src/ports/exec.js';
 import { parseLocalVmConfig, parseSnapshotSections } from '../../src/proxmox/local-config.js';
 import { deleteSnapshot } from '../../src/snapshot/delete.js';
 import { rollbackVm } from '../../src/snapshot/rollback.js';
