@@ -13,6 +13,7 @@ import { unraidImage } from './scenarios-images.js';
 import { identityScenarios, licenceStick } from './scenarios-identity.js';
 import { mediaEject, mediaForceEject, mediaKill, mediaSwap } from './scenarios-media.js';
 import { mediaGuest } from './scenarios-media-guest.js';
+import { backupScenarios } from './scenarios-backup.js';
 
 const groups: Record<string, ((node: PveNode) => Promise<unknown>)[]> = {
   lifecycle: [happyPath, identityAndData],
@@ -24,6 +25,7 @@ const groups: Record<string, ((node: PveNode) => Promise<unknown>)[]> = {
   images: [unraidImage],
   identity: [identityScenarios, licenceStick],
   media: [mediaSwap, mediaEject, mediaForceEject, mediaKill, mediaGuest],
+  backup: [backupScenarios],
 };
 
 async function main(): Promise<void> {
