@@ -1,6 +1,6 @@
 // A host for the backup tests: a temp root with an image, a dump directory and the state directory,
 // the real hook code wired to fakes only where a process would run (qm, cp --reflink).
-import { copyFileSync, mkdirSync, readFileSync, readdirSync, renameSync, rmdirSync, existsSync, unlinkSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, renameSync, rmdirSync, existsSync, unlinkSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { GuestControl } from '../../src/backup/capture.js';
 import type { BackupDeps } from '../../src/backup/deps.js';
@@ -12,6 +12,7 @@ import { parseSettings } from '../../src/settings/parse.js';
 import type { FakeFiles, FakeGuest, FakeVzdumpJob, Mode } from '../fake-pve/vzdump.js';
 import { vzdumpHook } from '../../src/backup/vzdump-hook.js';
 import { tmpRoot, type TmpRoot } from './tmp-root.js';
+import { fakeCloner } from './fake-cloner.js';
 
 export const NOTES = '[usb-gadget]\nimage = /images/stick.img\nvendor_id = 0x0781\nproduct_id = 0x5571\nserial = 4C530001230101111111\n';
 
@@ -63,14 +64,7 @@ export function backupHost(opts: { reflink?: boolean; settingsExtra?: string; pa
     log,
     clock: { now: (() => { let n = 1_000_000; return () => (n += 7); })(), sleep: async () => undefined },
     guest,
-    cloner: {
-      reflink: async (src, dst) => {
-        events.push('reflink');
-        if (!opts.reflink) return false;
-        copyFileSync(src, dst);
-        return true;
-      },
-    },
+    cloner: fakeCloner(events, opts.reflink),
     pid: 4242,
     pending: new PendingStore(fs, settings.paths.stateDir),
     vms: { read: async () => ({ description: notes, config: {}, source: 'local' }) },

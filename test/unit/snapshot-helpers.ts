@@ -2,7 +2,7 @@
 // directory; the real snapshot code and the real qm argument builders (cli/qm.ts qmTool), with `exec`
 // faked by a small qm that records every argv and does to the config file what qemu-server does
 // (a [name] section, parent:, removal), so a snapshot can be rolled back and deleted in one test.
-import { closeSync, copyFileSync, openSync, readFileSync, readdirSync, writeSync, existsSync, statSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readdirSync, writeSync, existsSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { Exec, ExecResult } from '../../src/ports/exec.js';
 import { qmTool } from '../../src/cli/qm.js';
@@ -11,6 +11,7 @@ import { parseSettings } from '../../src/settings/parse.js';
 import type { SnapshotDeps } from '../../src/snapshot/deps.js';
 import { StateStore, type GadgetRecord } from '../../src/state/record.js';
 import { tmpRoot, type TmpRoot } from './tmp-root.js';
+import { fakeCloner } from './fake-cloner.js';
 
 export const NOTES = '[usb-gadget]\nimage = /images/stick.img\nvendor_id = 0x0781\nproduct_id = 0x5571\nserial = 4C530001230101111111\n';
 
@@ -128,14 +129,7 @@ export function snapshotHost(opts: { reflink?: boolean; notes?: string; configEx
     settings,
     qm: qmTool(exec),
     state,
-    cloner: {
-      reflink: async (src, dst) => {
-        events.push('reflink');
-        if (!opts.reflink) return false;
-        copyFileSync(src, dst);
-        return true;
-      },
-    },
+    cloner: fakeCloner(events, opts.reflink),
     clock: { now: (() => { let n = 1_765_000_000_000; return () => (n += 25); })(), sleep: async () => undefined },
     print: (l) => void out.push(l),
     pid: 4242,
