@@ -137,12 +137,17 @@ apt_install() { # records what it installed, so --uninstall can remove exactly t
   done_ "installed Debian packages: $*"
 }
 # hrtimer (a transfer every 125 us) or jiffies (one per timer tick: about 1 MB/s) from a built module
+# Reads the whole module: `$cat | grep -q` stops at the first match, the decompressor then dies of SIGPIPE
+# and pipefail fails the pipeline, depending on timing (seen: a DKMS-built .ko.xz reported "unknown").
 scheduler_of_module() {
-  local cat=cat
+  local cat=cat syms
   case $1 in *.xz) cat='xz -dc' ;; *.zst) cat='zstd -dcq' ;; *.gz) cat='gzip -dc' ;; esac
-  if $cat "$1" | grep -aq hrtimer_start_range_ns; then echo hrtimer
-  elif $cat "$1" | grep -aq mod_timer; then echo jiffies
-  else echo unknown; fi
+  syms=$($cat "$1" | grep -ao -e hrtimer_start_range_ns -e mod_timer | sort -u) || true
+  case $syms in
+    *hrtimer_start_range_ns*) echo hrtimer ;;
+    *mod_timer*) echo jiffies ;;
+    *) echo unknown ;;
+  esac
 }
 report_scheduler() {
   case $1 in

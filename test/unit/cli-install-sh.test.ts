@@ -2,8 +2,9 @@
 // the rendered templates/settings.ini must load with the hook's settings parser, so a change of the
 // template cannot silently break what the installer writes.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { HOOK_FILE_NAME } from '../../src/cli/hookscript.js';
 import { rolePrivileges } from '../../src/cli/privileges.js';
@@ -65,5 +66,24 @@ describe('install.sh and the CLI agree', () => {
     const cli = readFileSync(resolve(__dirname, '../../src/cli/backup.ts'), 'utf8');
     expect(cli).toContain(".command('install-hook')");
     expect(cli).toContain(".command('uninstall-hook')");
+  });
+
+  it("tells a compressed module's scheduler every time, whatever the pipe timing (no grep -q under pipefail)", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pvug-sched-'));
+    try {
+      // the symbol early, then megabytes of short lines: `xz -dc | grep -q` exits on the match and xz dies of SIGPIPE
+      const body = Buffer.concat([Buffer.from('\0hrtimer_start_range_ns\n'), Buffer.from('x\n'.repeat(4 << 20))]);
+      writeFileSync(join(dir, 'dummy_hcd.ko'), body);
+      execFileSync('xz', ['-1', '-k', join(dir, 'dummy_hcd.ko')]);
+      const fn = readFileSync(INSTALL, 'utf8').match(/^scheduler_of_module\(\) \{[\s\S]*?^\}$/m)?.[0];
+      expect(fn).toBeDefined();
+      const script = `set -euo pipefail\n${fn}\nfor i in 1 2 3 4 5 6 7 8 9 10; do scheduler_of_module "$1"; done`;
+      const out = execFileSync('bash', ['-c', script, 'sched', join(dir, 'dummy_hcd.ko.xz')], { encoding: 'utf8' });
+      expect(out.trim().split('\n')).toEqual(Array(10).fill('hrtimer'));
+      writeFileSync(join(dir, 'old.ko'), Buffer.concat([Buffer.alloc(1 << 20), Buffer.from('mod_timer')]));
+      expect(execFileSync('bash', ['-c', `set -euo pipefail\n${fn}\nscheduler_of_module "$1"`, 'sched', join(dir, 'old.ko')], { encoding: 'utf8' }).trim()).toBe('jiffies');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
