@@ -24,7 +24,7 @@ import type { GadgetSpec } from '../spec/types.js';
 import { lunImageKey } from '../storage/resolve.js';
 import { looksLikeVolumeId } from '../storage/volume-id.js';
 import { copyWithHash } from './copy-file.js';
-import { MANIFEST_FORMAT, serializeManifest, type CopyMethod, type Manifest, type ManifestLun } from './manifest.js';
+import { MANIFEST_FORMAT, manifestUsb, serializeManifest, type CopyMethod, type Manifest, type ManifestLun } from './manifest.js';
 import { lunFileName, manifestFileName, partFileName } from './names.js';
 import type { Mode } from './phases.js';
 
@@ -92,8 +92,6 @@ export function copyableLuns(deps: Pick<CaptureDeps, 'fs' | 'settings' | 'log'>,
   return out;
 }
 
-const hex4 = (n: number) => n.toString(16).padStart(4, '0');
-
 /** Takes the copies and writes the manifest. Throws BackupError; then nothing of this run is left. */
 export async function captureStick(deps: CaptureDeps, req: CaptureRequest): Promise<Manifest | undefined> {
   const sources = copyableLuns(deps, req.vmid, req.spec);
@@ -153,7 +151,7 @@ export async function captureStick(deps: CaptureDeps, req: CaptureRequest): Prom
       method,
       pausedMs,
       createdAt: new Date(deps.clock.now()).toISOString(),
-      usb: { vendorId: hex4(spec.vendorId), productId: hex4(spec.productId), serial: spec.serial, manufacturer: spec.manufacturer, product: spec.product },
+      usb: manifestUsb(spec),
       luns,
     };
     // the manifest last, atomically: a manifest on disk means every file it names is complete

@@ -1,5 +1,6 @@
 /**
- * Byte copy with SHA-256, used for stick copies and restores. Synchronous on purpose: the hook does
+ * Byte copy with SHA-256, used for stick copies, restores and stick snapshots (and the hash alone, for
+ * a reflink clone that is the copy already). Synchronous on purpose: the hook does
  * nothing else meanwhile, and a pause of the guest must end as soon as the last byte is read.
  * The destination is created exclusively (never an existing file, never through a symlink), with mode
  * 0600, and left sparse where the source is zero: an unRAID stick is mostly empty, and holes cost
@@ -20,6 +21,30 @@ const isZero = (b: Buffer, n: number): boolean => {
   return true;
 };
 
+/** Every chunk of the open file `fd` in order, from offset 0; the size read. */
+function eachChunk(fd: number, buf: Buffer, chunk: (n: number, pos: number) => void): number {
+  let pos = 0;
+  for (;;) {
+    const n = fs.readSync(fd, buf, 0, buf.length, pos);
+    if (n === 0) return pos;
+    chunk(n, pos);
+    pos += n;
+  }
+}
+
+/** size and SHA-256 of a file (real path), read without following a symlink */
+export function hashFile(file: string): CopyResult {
+  const hash = createHash('sha256');
+  const buf = Buffer.allocUnsafe(CHUNK);
+  const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  try {
+    const size = eachChunk(fd, buf, (n) => hash.update(buf.subarray(0, n)));
+    return { size, sha256: hash.digest('hex') };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /** Copies `src` to a new file `dst` (real paths). `expect`: refuse to keep it unless size and hash match. */
 export function copyWithHash(src: string, dst: string, expect?: CopyResult): CopyResult {
   const hash = createHash('sha256');
@@ -28,14 +53,11 @@ export function copyWithHash(src: string, dst: string, expect?: CopyResult): Cop
   let outFd: number | undefined;
   try {
     outFd = fs.openSync(dst, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
-    let pos = 0;
-    for (;;) {
-      const n = fs.readSync(inFd, buf, 0, CHUNK, pos);
-      if (n === 0) break;
+    const out = outFd;
+    const pos = eachChunk(inFd, buf, (n, at) => {
       hash.update(buf.subarray(0, n));
-      if (!isZero(buf, n)) fs.writeSync(outFd, buf, 0, n, pos);
-      pos += n;
-    }
+      if (!isZero(buf, n)) fs.writeSync(out, buf, 0, n, at);
+    });
     fs.ftruncateSync(outFd, pos);
     fs.fsyncSync(outFd);
     const result = { size: pos, sha256: hash.digest('hex') };

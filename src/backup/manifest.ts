@@ -7,6 +7,7 @@
 import * as z from 'zod';
 import { BackupError } from '../errors.js';
 import { lunFileName } from './names.js';
+import type { GadgetSpec } from '../spec/types.js';
 
 export const MANIFEST_FORMAT = 'pve-usb-gadget-stick-backup';
 
@@ -49,6 +50,12 @@ const schema = z.strictObject({
 });
 
 export type Manifest = z.infer<typeof schema>;
+
+/** The stick's identity as both manifests keep it (backups here, snapshot/manifest.ts): 4-hex ids, strings. */
+export function manifestUsb(spec: Pick<GadgetSpec, 'vendorId' | 'productId' | 'serial' | 'manufacturer' | 'product'>): Manifest['usb'] {
+  const hex = (n: number) => n.toString(16).padStart(4, '0');
+  return { vendorId: hex(spec.vendorId), productId: hex(spec.productId), serial: spec.serial, manufacturer: spec.manufacturer, product: spec.product };
+}
 export type ManifestLun = Manifest['luns'][number];
 
 export function serializeManifest(m: Manifest): string {

@@ -5,11 +5,10 @@
  * sharing blocks until the guest writes. Without reflinks the bytes are copied (backup/copy-file.ts:
  * sparse, 0600, never through a symlink). Either way the SHA-256 the manifest keeps is of the copy.
  */
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import type { HostFs } from '../ports/host-fs.js';
 import type { Cloner } from '../backup/capture.js';
-import { copyWithHash, type CopyResult } from '../backup/copy-file.js';
+import { copyWithHash, hashFile, type CopyResult } from '../backup/copy-file.js';
 import { lunPartFile } from './names.js';
 
 export interface LunCopy {
@@ -18,24 +17,6 @@ export interface LunCopy {
   real: string;
   /** the snapshot folder beside it (host-absolute) */
   folder: string;
-}
-
-/** size and SHA-256 of a file (real path), read without following a symlink */
-export function hashFile(file: string): CopyResult {
-  const hash = createHash('sha256');
-  const buf = Buffer.allocUnsafe(1 << 20);
-  const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
-  try {
-    let pos = 0;
-    for (;;) {
-      const n = fs.readSync(fd, buf, 0, buf.length, pos);
-      if (n === 0) return { size: pos, sha256: hash.digest('hex') };
-      hash.update(buf.subarray(0, n));
-      pos += n;
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
 }
 
 export const partPath = (hostFs: HostFs, c: LunCopy, pid: number): string => hostFs.real(`${c.folder}/${lunPartFile(c.index, pid)}`);

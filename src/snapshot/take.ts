@@ -18,10 +18,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { CopyResult } from '../backup/copy-file.js';
-import type { CopyMethod, ManifestLun } from '../backup/manifest.js';
+import { manifestUsb, type CopyMethod, type ManifestLun } from '../backup/manifest.js';
 import { GadgetError, SnapshotError } from '../errors.js';
 import { unraidGuid } from '../spec/guid.js';
-import type { GadgetSpec } from '../spec/types.js';
+import { usbId, type GadgetSpec } from '../spec/types.js';
 import { copyAll, hashAll, partPath, reflinkAll, type LunCopy } from './copy-luns.js';
 import { decideSnapshot, type SnapshotPlan } from './decide.js';
 import type { SnapshotDeps } from './deps.js';
@@ -52,8 +52,6 @@ const METHOD_TEXT: Record<CopyMethod, string> = {
   pause: 'guest paused for it',
   'already-paused': 'the guest was already paused and stays so',
 };
-
-const hex4 = (n: number) => n.toString(16).padStart(4, '0');
 
 export async function snapshotVm(deps: SnapshotDeps, req: SnapshotRequest): Promise<SnapshotResult> {
   const { vmid, name } = req;
@@ -88,7 +86,7 @@ export async function snapshotVm(deps: SnapshotDeps, req: SnapshotRequest): Prom
     if (copies.length === 0) say('the stick has nothing to snapshot: only qm snapshot was taken');
     else say(`stick copied: method ${point.method} (${METHOD_TEXT[point.method]}), guest paused ${point.pausedMs} ms${plan.vmstate && plan.live ? ' in all, until qm had saved the RAM' : ''}`);
     const guid = unraidGuid(spec);
-    say(`snapshot ${name} made: the VM (qm snapshot) and its stick ${hex4(spec.vendorId)}:${hex4(spec.productId)} serial ${spec.serial}, unRAID GUID ${guid}`);
+    say(`snapshot ${name} made: the VM (qm snapshot) and its stick ${usbId(spec)} serial ${spec.serial}, unRAID GUID ${guid}`);
     return { method: point.method, pausedMs: point.pausedMs, folders: made, luns, guid };
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
@@ -184,7 +182,7 @@ function writeStick(deps: SnapshotDeps, req: SnapshotRequest, plan: SnapshotPlan
     luns.push({ index: c.index, image, source: c.real, file: lunFile(c.index), size: sum.size, sha256: sum.sha256, readonly: false, cdrom: false });
   }
   const createdAt = new Date(deps.clock.now()).toISOString();
-  const usb = { vendorId: hex4(spec.vendorId), productId: hex4(spec.productId), serial: spec.serial, manufacturer: spec.manufacturer, product: spec.product };
+  const usb = manifestUsb(spec);
   for (const folder of new Set(copies.map((c) => c.folder))) {
     const here = luns.filter((l) => copies.find((c) => c.index === l.index)?.folder === folder);
     const text = serializeSnapshotManifest({
