@@ -17,12 +17,10 @@ import * as fs from 'node:fs';
 import type { HostFs } from '../ports/host-fs.js';
 import { BackupError, GadgetError } from '../errors.js';
 import type { Clock } from '../ports/clock.js';
-import { checkImage } from '../host/image-policy.js';
+import { lunBacking } from '../host/lun-backing.js';
 import type { Logger } from '../hook/log.js';
 import type { Settings } from '../settings/types.js';
 import type { GadgetSpec } from '../spec/types.js';
-import { lunImageKey } from '../storage/resolve.js';
-import { looksLikeVolumeId } from '../storage/volume-id.js';
 import { copyWithHash } from './copy-file.js';
 import { MANIFEST_FORMAT, manifestUsb, serializeManifest, type CopyMethod, type Manifest, type ManifestLun } from './manifest.js';
 import { lunFileName, manifestFileName, partFileName } from './names.js';
@@ -73,21 +71,16 @@ export function copyableLuns(deps: Pick<CaptureDeps, 'fs' | 'settings' | 'log'>,
   const out: Source[] = [];
   for (const lun of spec.luns) {
     const name = `LUN ${lun.index}`;
-    if (lun.cdrom) {
+    const b = lunBacking(deps.fs, deps.settings, ctx, lun);
+    if (b.kind === 'cdrom') {
       deps.log.info(`${name} is a cdrom image: not copied (read-only media; back it up where it comes from)`);
-      continue;
-    }
-    if (looksLikeVolumeId(lun.image)) {
+    } else if (b.kind === 'volume') {
       deps.log.warn(`${name} is the Proxmox volume ${lun.image}: volumes get no stick copy yet, only image files`);
-      continue;
+    } else if (b.kind === 'block') {
+      deps.log.warn(`${name} is the block device ${b.real}: block devices get no stick copy yet, only image files`);
+    } else {
+      out.push({ index: lun.index, image: lun.image, real: b.real, readonly: lun.readonly, cdrom: lun.cdrom });
     }
-    // the notes are hostile: only what pre-start would export is ever read into the dump directory
-    const real = checkImage(deps.fs, deps.settings, lunImageKey(lun.index), lun.image, true, ctx);
-    if (deps.fs.stat(real).kind !== 'file') {
-      deps.log.warn(`${name} is the block device ${real}: block devices get no stick copy yet, only image files`);
-      continue;
-    }
-    out.push({ index: lun.index, image: lun.image, real, readonly: lun.readonly, cdrom: lun.cdrom });
   }
   return out;
 }

@@ -5,14 +5,12 @@
  * live stick records, each LUN judged by the image policy, and the stick snapshot of that name.
  */
 import { imageContext } from '../host/image-facts.js';
-import { checkImage } from '../host/image-policy.js';
+import { lunBacking } from '../host/lun-backing.js';
 import { GadgetError, NotesError, SnapshotError } from '../errors.js';
 import { parseLocalVmConfig, parseSnapshotSections } from '../proxmox/local-config.js';
 import { smbiosUuid } from '../hook/vm-source.js';
 import type { GadgetSpec } from '../spec/types.js';
 import { validateNotes } from '../spec/validate.js';
-import { lunImageKey } from '../storage/resolve.js';
-import { looksLikeVolumeId } from '../storage/volume-id.js';
 import type { SnapshotDeps, VmRunState } from './deps.js';
 import { findStickSnapshot, storeRoots, type StickSnapshot } from './store.js';
 
@@ -71,11 +69,9 @@ export function lunFacts(deps: Pick<SnapshotDeps, 'fs' | 'settings'>, vmid: numb
     const base = { index: lun.index, image: lun.image };
     if (lun.cdrom) return { ...base, kind: 'cdrom' };
     if (lun.readonly) return { ...base, kind: 'readonly' };
-    if (looksLikeVolumeId(lun.image)) return { ...base, kind: 'volume' };
     try {
-      // the notes are hostile: only what pre-start would export is ever read into a snapshot
-      const real = checkImage(deps.fs, deps.settings, lunImageKey(lun.index), lun.image, true, ctx);
-      return deps.fs.stat(real).kind === 'file' ? { ...base, kind: 'file', real } : { ...base, kind: 'block' };
+      const b = lunBacking(deps.fs, deps.settings, ctx, lun);
+      return b.kind === 'file' ? { ...base, kind: 'file', real: b.real } : { ...base, kind: b.kind };
     } catch (err) {
       if (err instanceof GadgetError) return { ...base, kind: 'refused', error: err };
       throw err;
