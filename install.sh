@@ -40,8 +40,11 @@ readonly TOKEN_ID="$API_USER!$TOKEN_NAME"
 # custom role ids must not start with "PVE" (reserved for the built-in roles)
 readonly ROLE=UsbGadget
 # = `pve-usb-gadget privileges --comma` (src/cli/privileges.ts; test/unit/cli-install-sh.test.ts checks it)
-readonly ROLE_PRIVS=Mapping.Audit,Mapping.Modify,Mapping.Use,VM.Audit,VM.Config.HWType,VM.Config.Options
+readonly ROLE_PRIVS=Mapping.Modify,VM.Audit,VM.Config.HWType,VM.Config.Options
 readonly ACL_PATHS=(/vms /mapping/usb)
+# granted by `pve-usb-gadget enable` on each VM's own mapping only (/mapping/usb/usb-gadget-<vmid>)
+readonly USE_ROLE=UsbGadgetUse
+readonly USE_ROLE_PRIVS=Mapping.Use
 
 MODE=install API=1 API_URL=https://127.0.0.1:8006 CA_FILE=/etc/pve/pve-root-ca.pem STORAGE=local
 KERNEL_SOURCES=() TARGET_KERNEL='' BUILD_DUMMY_HCD=0 CONTROLLERS=8 SHOW_SECRET=0 KEEP_PACKAGES=0 PURGE_CLUSTER=0 FORCE=0
@@ -322,14 +325,19 @@ cluster_state_add() {
 cluster_has() { grep -qxF "$1" "$CLUSTER_STATE" 2>/dev/null; }
 
 # The role, user, privilege-separated token and ACLs, once per cluster (pveum acts cluster-wide).
-ensure_api_access() {
-  if pveum role list --output-format json | json_has roleid "$ROLE"; then
-    pveum role modify "$ROLE" --privs "$ROLE_PRIVS" # replaces the list: exactly these privileges
+ensure_role() { # ensure_role ID PRIVS STATE_KEY
+  if pveum role list --output-format json | json_has roleid "$1"; then
+    pveum role modify "$1" --privs "$2" # replaces the list: exactly these privileges
   else
-    pveum role add "$ROLE" --privs "$ROLE_PRIVS"
-    cluster_state_add role
-    done_ "created role $ROLE: $ROLE_PRIVS"
+    pveum role add "$1" --privs "$2"
+    cluster_state_add "$3"
+    done_ "created role $1: $2"
   fi
+}
+
+ensure_api_access() {
+  ensure_role "$ROLE" "$ROLE_PRIVS" role
+  ensure_role "$USE_ROLE" "$USE_ROLE_PRIVS" use-role
   if ! pveum user list --output-format json | json_has userid "$API_USER"; then
     pveum user add "$API_USER" --comment "pve-usb-gadget hook and CLI (API token only, no password)"
     cluster_state_add user
@@ -435,6 +443,7 @@ do_install() {
     ensure_api_access
   fi
   write_settings
+  ((API)) && ensure_mapping_acls
   install_vzdump_hook
   say "checking the installation (pve-usb-gadget doctor):"
   "$CLI" doctor || warn "doctor reported problems (see above)"
@@ -447,6 +456,15 @@ do_install() {
   [[ -n ${NEXT_EXTRA:-} ]] && say "first: $NEXT_EXTRA"
   say "next: run install.sh on every other node, then give a VM a stick:"
   printf '  pve-usb-gadget enable <vmid> --image %s/<name>.img [--boot]\n' "$IMAGES_DIR"
+}
+
+# Mapping.Use on each VM's own mapping (earlier releases had it on all of /mapping/usb): the existing
+# mappings of ours get it, grants whose mapping is gone are removed (src/cli/mapping-acl.ts)
+ensure_mapping_acls() {
+  local out l
+  out=$("$CLI" setup mapping-acls) || die "pve-usb-gadget setup mapping-acls failed (see above)"
+  while IFS= read -r l; do [[ -n $l ]] && done_ "$l"; done <<<"$out"
+  return 0
 }
 
 # vzdump's node-wide hook (/etc/vzdump.conf script:): copies each VM's stick beside its backup. An
@@ -490,6 +508,12 @@ do_uninstall() {
   snippets=$(state_get "$NODE_STATE" snippets_dir_created)
   [[ -n $snippets ]] && rmdir "$snippets" 2>/dev/null || true
   uninstall_vzdump_hook
+  # while the CLI is there: no token removal or role deletion removes the ACL entries naming them
+  if cluster_parts_go && cluster_has token && [[ -f $CLI ]]; then
+    local out l
+    out=$("$CLI" setup mapping-acls --remove) || warn "could not remove the per-mapping ACLs (see above): pveum acl list shows them"
+    while IFS= read -r l; do [[ -n $l ]] && done_ "$l"; done <<<"$out"
+  fi
   [[ -f $CLI ]] && rm -f "$CLI" && done_ "removed $CLI"
   [[ -f $MODPROBE_CONF ]] && rm -f "$MODPROBE_CONF" && done_ "removed $MODPROBE_CONF"
   if [[ -d /sys/module/dummy_hcd && $(cat /sys/module/dummy_hcd/taint 2>/dev/null) == *O* ]]; then
@@ -533,13 +557,18 @@ do_uninstall() {
   ((${#DONE[@]})) || printf '  (nothing was installed)\n'
 }
 
+# the nodes other than this one that still use the cluster-wide parts
+other_nodes() { ls "$CLUSTER_DIR/nodes" 2>/dev/null | grep -vxF "$(hostname -s)" | tr '\n' ' ' || true; }
+# whether this uninstall removes the API user, token and roles
+cluster_parts_go() { [[ -d $CLUSTER_DIR ]] && { [[ -z $(other_nodes) ]] || ((PURGE_CLUSTER)); }; }
+
 uninstall_cluster_parts() {
   [[ -d $CLUSTER_DIR ]] || return 0
-  rm -f "$CLUSTER_DIR/nodes/$(hostname -s)"
   local others
-  others=$(ls "$CLUSTER_DIR/nodes" 2>/dev/null | tr '\n' ' ')
+  others=$(other_nodes)
+  rm -f "$CLUSTER_DIR/nodes/$(hostname -s)"
   if [[ -n $others ]] && ((!PURGE_CLUSTER)); then
-    say "kept the API user, token, role and secret: nodes $others still use them (--purge-cluster removes them)"
+    say "kept the API user, token, roles and secret: nodes $others still use them (--purge-cluster removes them)"
     return
   fi
   local p
@@ -552,6 +581,7 @@ uninstall_cluster_parts() {
     pveum user delete "$API_USER" && done_ "removed user $API_USER"
   fi
   cluster_has role && pveum role delete "$ROLE" && done_ "removed role $ROLE"
+  cluster_has use-role && pveum role delete "$USE_ROLE" && done_ "removed role $USE_ROLE"
   local line storage content
   while read -r line; do
     [[ $line == snippets:* ]] || continue

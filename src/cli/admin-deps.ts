@@ -8,6 +8,7 @@ import type { ProxmoxClient } from '../proxmox/client.js';
 import { loadSettings } from '../settings/load.js';
 import type { Settings } from '../settings/types.js';
 import { execaExec } from '../host/exec.js';
+import { pveumAclTool, type MappingAclTool } from './mapping-acl.js';
 import { qmTool, type RootVmTool } from './qm.js';
 
 export type AdminApi = Pick<
@@ -32,6 +33,8 @@ export type AdminApi = Pick<
 export interface AdminDeps {
   api: AdminApi;
   qm: RootVmTool;
+  /** Mapping.Use for the token on one VM's own mapping (root, pveum) */
+  acl: MappingAclTool;
   settings: Settings;
   fs: HostFs;
   print: (line: string) => void;
@@ -54,6 +57,7 @@ export function adminDeps(settingsPath: string | undefined): AdminDeps & { close
   return {
     api: client,
     qm: qmTool(execaExec),
+    acl: pveumAclTool(execaExec, client.tokenId),
     settings,
     fs: nodeHostFs(settings.paths.root),
     print: printLine,

@@ -13,7 +13,7 @@ import type { CheckResult } from './doctor-result.js';
 import { copiedLineChecks, guidCollisions, type VmIdentity } from './doctor-identity.js';
 import { errorText } from './doctor-host.js';
 import { isOurHookscript } from './hookscript.js';
-import { aclPaths, missingPrivileges } from './privileges.js';
+import { aclPaths, hasMappingUse, mappingAclPath, missingPrivileges, ROLES } from './privileges.js';
 import type { RootVmTool } from './qm.js';
 
 type Api = Pick<AdminApi, 'version' | 'getPermissions' | 'listVms' | 'getVmConfig' | 'listUsbMappings'> & StorageCheckApi;
@@ -26,7 +26,11 @@ export async function checkToken(api: Api, settings: Settings): Promise<CheckRes
     const missing = missingPrivileges(byPath);
     const token = settings.api?.tokenId ?? '?';
     const first: CheckResult = { check: 'API token', status: 'ok', detail: `${token} works (Proxmox VE ${v.version})` };
-    if (missing.length === 0) return [first, { check: 'token privileges', status: 'ok', detail: 'has every privilege it needs' }];
+    // the role of releases before the per-mapping grants, or a grant by hand: any mapped real USB device
+    const broad: CheckResult[] = hasMappingUse(byPath, '/mapping/usb')
+      ? [{ check: 'token privileges', status: 'warn', detail: 'has Mapping.Use on all of /mapping/usb: it could pass any mapped USB device (real ones too) to a VM', fix: `run install.sh again (the role ${ROLES.main} loses Mapping.Use; each enabled VM's own mapping gets ${ROLES.use}), or remove the grant that gives it` }]
+      : [];
+    if (missing.length === 0) return [first, { check: 'token privileges', status: 'ok', detail: 'has every privilege it needs' }, ...broad];
     return [
       first,
       {
@@ -35,6 +39,7 @@ export async function checkToken(api: Api, settings: Settings): Promise<CheckRes
         detail: `lacks ${missing.map((m) => `${m.privilege} on ${m.aclPath}`).join(', ')}`,
         fix: 'run install.sh again (it sets the role and ACLs), or pveum acl modify <path> --tokens <token> --roles <role>',
       },
+      ...broad,
     ];
   } catch (err) {
     return [{ check: 'API token', status: 'fail', ...errorText(err) }];
@@ -86,6 +91,7 @@ export async function checkEnabledVms(api: Api, settings: Settings, qm: RootVmTo
       identities.push({ vmid: vm.vmid, guid: unraidGuid(r.spec), image: imageArg(r.spec) });
       const hookscript = qm && vm.node === settings.node ? (await qm.config(vm.vmid)).hookscript : undefined;
       results.push(vmLine(e, settings.node, mappings, qm && vm.node === settings.node ? hookscript ?? '' : undefined));
+      results.push(...(await mappingUseLine(api, vm.vmid)));
       results.push(...(await placementLines(api, e, r.spec.luns, known)));
     }
   } catch (err) {
@@ -96,6 +102,16 @@ export async function checkEnabledVms(api: Api, settings: Settings, qm: RootVmTo
   results.push(...usbIdCollisions(enabled));
   results.push(...guidCollisions(identities));
   return results;
+}
+
+/**
+ * The token's Mapping.Use on the VM's own mapping (granted by enable): without it enable, disable and
+ * the hook's helper cannot write the VM's usbN line through the API. A start with the line works anyway.
+ */
+async function mappingUseLine(api: Pick<Api, 'getPermissions'>, vmid: number): Promise<CheckResult[]> {
+  const path = mappingAclPath(mappingName(vmid));
+  if (hasMappingUse(await api.getPermissions(path), path)) return [];
+  return [{ check: `VM ${vmid}`, status: 'warn', detail: `the API token lacks Mapping.Use on ${path}: its usbN line cannot be added or removed through the API`, fix: `pve-usb-gadget enable ${vmid} --image <image> (as root: it grants it)` }];
 }
 
 /**

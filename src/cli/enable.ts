@@ -3,9 +3,11 @@
  * start. Reads first, decides every change, refuses before changing anything, then applies:
  *   1. the USB mapping usb-gadget-<vmid> with this node's entry, and one for each other node that can
  *      build the stick (its images on shared storage), so Proxmox allows offline migrations there
- *   2. the [usb-gadget] section in the notes and a usbN: mapping=... line (API, one PUT with the digest
+ *   2. Mapping.Use for the API token on that mapping only (pveum as root: mapping-acl.ts)
+ *   3. the [usb-gadget] section in the notes and a usbN: mapping=... line (API, one PUT with the digest
  *      read in step 0, so a concurrent edit of the notes makes it fail instead of being overwritten)
- *   3. hookscript and, with --boot, the boot order (qm set as root: see privileges.ts)
+ *   4. hookscript, with --boot the boot order, and a usbN line that replaces another VM's (qm set as
+ *      root: see privileges.ts; qemu-server checks Mapping.Use on the old line's mapping too)
  * Running it again with the same options changes nothing.
  */
 import { GadgetError, NotesError } from '../errors.js';
@@ -24,6 +26,7 @@ import { usbId, type GadgetSpec } from '../spec/types.js';
 import { validateNotes } from '../spec/validate.js';
 import type { AdminDeps } from './admin-deps.js';
 import { isOurHookscript } from './hookscript.js';
+import { mappingAclPath } from './privileges.js';
 import { identityKeys, randomSerial } from './enable-identity.js';
 import { setGadgetKeys } from './notes-edit.js';
 import { bootOrderWithFirst, chooseUsbSlot } from './usb-slot.js';
@@ -74,11 +77,12 @@ export async function enableVm(deps: AdminDeps, vmid: number, opts: EnableOption
   const { api, qm, settings } = deps;
   const node = settings.node;
   const name = mappingName(vmid);
-  const [{ config, digest }, status, root, version] = await Promise.all([
+  const [{ config, digest }, status, root, version, granted] = await Promise.all([
     api.getVmConfig(node, vmid),
     api.getVmStatus(node, vmid),
     qm.config(vmid),
     api.version(),
+    deps.acl.granted(),
   ]);
   const notes = config.description === undefined ? '' : String(config.description);
   const uuid = smbiosUuid(config.smbios1 === undefined ? undefined : String(config.smbios1));
@@ -123,17 +127,23 @@ export async function enableVm(deps: AdminDeps, vmid: number, opts: EnableOption
     set.description = newNotes;
     setText.push(`[usb-gadget] section in the notes (image ${spec.luns[0]?.image}, ${id}, serial ${spec.serial})`);
   }
-  if (slot.kind === 'free' || slot.kind === 'foreign') {
-    set[slot.key] = `mapping=${name}`;
-    setText.push(`${slot.key}: mapping=${name}${slot.kind === 'foreign' ? ` (was ${slot.was}: another VM's stick, copied by a clone or restore)` : ''}`);
-  }
   const rootSet: Record<string, string> = {};
+  const usbText: string[] = [];
+  if (slot.kind === 'free') {
+    set[slot.key] = `mapping=${name}`;
+    setText.push(`${slot.key}: mapping=${name}`);
+  } else if (slot.kind === 'foreign') {
+    // the token has Mapping.Use on no other VM's mapping, and replacing a line needs it on the old one
+    rootSet[slot.key] = `mapping=${name}`;
+    usbText.push(`${slot.key}: mapping=${name} (was ${slot.was}: another VM's stick, copied by a clone or restore)`);
+  }
   if (hookscript !== opts.hookscript) rootSet.hookscript = opts.hookscript;
   if (opts.boot) {
     const boot = bootOrderWithFirst({ ...config, [slot.key]: `mapping=${name}` }, slot.key);
     if (boot !== undefined) rootSet.boot = boot;
   }
-  const rootText = Object.entries(rootSet).map(([k, v]) => `${k} ${v}`);
+  const rootText = [...usbText, ...Object.entries(rootSet).filter(([k]) => k !== slot.key).map(([k, v]) => `${k} ${v}`)];
+  const aclText = granted.includes(vmid) ? [] : [`Mapping.Use on ${mappingAclPath(name)} for ${deps.acl.tokenId}`];
   const planned = [...(mappingChange ? [`USB mapping ${name}: ${node} -> ${id}`] : []), ...setText, ...rootText];
 
   if (status.status === 'running' && planned.length > 0) {
@@ -155,6 +165,11 @@ export async function enableVm(deps: AdminDeps, vmid: number, opts: EnableOption
   for (const other of await otherNodesForStick(deps, spec.luns)) {
     const r = await ensureMapping(api, { vmid, node: other, usbId: id });
     if (r.action !== 'unchanged') changes.push(`USB mapping ${name}: ${r.action} (${other} -> ${id}, for migrations)`);
+  }
+  if (aclText.length > 0) {
+    // before the usbN line: qemu-server checks the token's Mapping.Use on that mapping
+    await deps.acl.grant(vmid);
+    changes.push(...aclText);
   }
   if (Object.keys(set).length > 0) {
     await api.updateVmConfig(node, vmid, set, { digest });

@@ -116,6 +116,11 @@ function permissionFix(token: string, p: MissingPermission | undefined): string 
     }
     return `only root@pam can change '${p.rootOnlyKey}': do it as root on the node (qm set)`;
   }
+  const own = p?.aclPath === undefined ? undefined : /^\/mapping\/usb\/usb-gadget-(\d+)$/.exec(p.aclPath);
+  if (own && p?.privileges.includes('Mapping.Use')) {
+    // the token gets Mapping.Use VM by VM, on that VM's own mapping only (cli/privileges.ts)
+    return `run 'pve-usb-gadget enable ${own[1]} --image <image>' as root: it grants ${token} Mapping.Use on ${p.aclPath} (that VM's own mapping only)`;
+  }
   if (p?.aclPath && p.privileges.length > 0) {
     const privs = p.privileges.join(' or ');
     return `grant ${privs} on ${p.aclPath} to ${token}, e.g. pveum acl modify ${p.aclPath} --tokens ${token} --roles <a role with ${p.privileges[0]}> (a privilege-separated token also needs it on its user)`;

@@ -104,7 +104,8 @@ describe('install.sh on a Proxmox VE node (real kernel, DKMS)', () => {
       expect(f.modprobeConf).toMatch(/^options dummy_hcd num=4 is_high_speed=1 is_super_speed=1$/m);
     });
     it('creates role, user, privilege-separated token and ACLs with exactly the listed privileges', () => {
-      expect(f.apiState.roles).toEqual({ UsbGadget: ['Mapping.Audit', 'Mapping.Modify', 'Mapping.Use', 'VM.Audit', 'VM.Config.HWType', 'VM.Config.Options'] });
+      // Mapping.Use only VM by VM (UsbGadgetUse, granted by enable): never on all of /mapping/usb
+      expect(f.apiState.roles).toEqual({ UsbGadget: ['Mapping.Modify', 'VM.Audit', 'VM.Config.HWType', 'VM.Config.Options'], UsbGadgetUse: ['Mapping.Use'] });
       expect(f.apiState.users).toEqual(['pve-usb-gadget@pve']);
       const acl = f.apiState.acls.map((a: any) => `${a.path} ${a.kind} ${a.id} ${a.role}`).sort();
       expect(acl).toEqual([
@@ -127,6 +128,12 @@ describe('install.sh on a Proxmox VE node (real kernel, DKMS)', () => {
       expect(f.again.stdout).toMatch(new RegExp(`dummy_hcd is already built for ${KVER} \\(DKMS pve-usb-gadget-dummy-hcd/${SERIES}\\.\\d+-k${SERIES}\\)`));
       expect(f.again.stdout).not.toMatch(/built dummy_hcd with DKMS|installed the kernel hooks|created|enabled the snippets|wrote/);
     });
+    it('run again over an earlier release: the role loses Mapping.Use, each existing VM mapping gets its own grant', () => {
+      expect(f.apiStateAgain.roles.UsbGadget).toEqual(['Mapping.Modify', 'VM.Audit', 'VM.Config.HWType', 'VM.Config.Options']);
+      expect(f.again.stdout).toContain('granted pve-usb-gadget@pve!hook Mapping.Use on /mapping/usb/usb-gadget-150');
+      const acl = f.apiStateAgain.acls.map((a: any) => `${a.path} ${a.kind} ${a.id} ${a.role}`).filter((a: string) => a.includes('usb-gadget-'));
+      expect(acl.sort()).toEqual(['/mapping/usb/usb-gadget-150 token pve-usb-gadget@pve!hook UsbGadgetUse', '/mapping/usb/usb-gadget-150 user pve-usb-gadget@pve UsbGadgetUse']);
+    });
     it('ends with doctor, which passes every check', () => {
       expect(out()).toMatch(/^ok +dummy_hcd scheduler: hrtimer \(DKMS build/m);
       expect(out()).toMatch(new RegExp(`^ok +kernel ${KVER} \\(running, boots next: the newest installed kernel\\): dummy_hcd: DKMS ${SERIES}\\.\\d+-k${SERIES} from Linux ${SERIES}\\.\\d+ \\(/usr/src/pvug-kernel-source\\), hrtimer scheduler`, 'm'));
@@ -144,6 +151,13 @@ describe('install.sh on a Proxmox VE node (real kernel, DKMS)', () => {
       expect(f.configEnabled.boot).toBe('order=usb0;net0');
       expect(f.mappingEnabled.map).toEqual(['node=pve,id=0781:5571']);
       expect(f.qmConfigEnabled).toMatch(/^hookscript: local:snippets\/pve-usb-gadget-hook\.cjs$/m);
+    });
+    it('enable grants the token Mapping.Use on usb-gadget-100 only; disable takes it back', () => {
+      expect(f.enable.stdout).toContain('VM 100: Mapping.Use on /mapping/usb/usb-gadget-100 for pve-usb-gadget@pve!hook');
+      const ours = (acls: any[]) => acls.map((a) => `${a.path} ${a.kind} ${a.role}`).filter((a) => a.includes('usb-gadget-100')).sort();
+      expect(ours(f.aclsEnabled)).toEqual(['/mapping/usb/usb-gadget-100 token UsbGadgetUse', '/mapping/usb/usb-gadget-100 user UsbGadgetUse']);
+      expect(ours(f.aclsDisabled)).toEqual([]);
+      expect(f.disable.stdout).toContain('removed Mapping.Use on /mapping/usb/usb-gadget-100');
     });
     it('the nested guest boots from the stick, through the DKMS-built dummy_hcd', () => {
       expect(f.start.started, f.start.error).toBe(true);

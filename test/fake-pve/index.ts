@@ -99,6 +99,7 @@ export interface FakePve {
   addUsbMapping(id: string, m: MappingState): void;
   usbMapping(id: string): MappingState | undefined;
   usbMappingIds(): string[];
+  removeUsbMapping(id: string): void;
 
   /** the next `count` requests matching are processed, then their connection is cut without an answer */
   dropResponses(match: { method?: string; path?: string | RegExp }, count?: number): void;
@@ -267,6 +268,7 @@ export async function startFakePve(opts: FakePveOptions = {}): Promise<FakePve> 
       return m ? copy(m) : undefined;
     },
     usbMappingIds: () => [...cluster.mappings.keys()],
+    removeUsbMapping: (id) => void cluster.mappings.delete(id),
     dropResponses(match, count = 1) {
       state.drops.push({ ...match, remaining: count });
     },

@@ -8,7 +8,9 @@ import { nodeHostFs } from '../../src/apply/host-fs.js';
 import type { AdminDeps } from '../../src/cli/admin-deps.js';
 import { disableVm } from '../../src/cli/disable.js';
 import { enableVm, type EnableOptions } from '../../src/cli/enable.js';
-import { PRIVILEGE_NEEDS } from '../../src/cli/privileges.js';
+import type { MappingAclTool } from '../../src/cli/mapping-acl.js';
+import { MAIN_NEEDS, mappingAclPath } from '../../src/cli/privileges.js';
+import { mappingName } from '../../src/proxmox/mapping.js';
 import type { RootVmTool } from '../../src/cli/qm.js';
 import { GadgetError, ImagePolicyError, NotesError } from '../../src/errors.js';
 import { ProxmoxClient } from '../../src/proxmox/client.js';
@@ -43,6 +45,19 @@ function fakeQm(fake: FakePve, root: ProxmoxClient): RootVmTool & { hookscripts:
   };
 }
 
+/** pveum as root: the token's Mapping.Use on single mappings, handed to the fake API as PVE would see it. */
+function fakeAcl(fake: FakePve, base: Record<string, string[]>): MappingAclTool & { vmids: Set<number> } {
+  const vmids = new Set<number>();
+  const sync = () => fake.setTokenAcl(TOKEN, { ...base, ...Object.fromEntries([...vmids].map((v) => [mappingAclPath(mappingName(v)), ['Mapping.Use']])) });
+  return {
+    tokenId: TOKEN,
+    vmids,
+    granted: async () => [...vmids].sort((a, b) => a - b),
+    grant: async (v) => void (vmids.add(v), sync()),
+    revoke: async (v) => void (vmids.delete(v), sync()),
+  };
+}
+
 describe('enable and disable', () => {
   let fake: FakePve;
   let client: ProxmoxClient;
@@ -50,12 +65,12 @@ describe('enable and disable', () => {
   let dir: string;
   let image: string;
   let printed: string[];
-  let deps: AdminDeps & { qm: ReturnType<typeof fakeQm> };
+  let deps: AdminDeps & { qm: ReturnType<typeof fakeQm>; acl: ReturnType<typeof fakeAcl> };
 
   beforeEach(async () => {
     fake = await startFakePve({ nodes: ['pve'], authFailureDelayMs: 0, lockTimeoutMs: 200 });
     const acl: Record<string, string[]> = {};
-    for (const n of PRIVILEGE_NEEDS) acl[n.aclPath] = [...(acl[n.aclPath] ?? []), n.privilege];
+    for (const n of MAIN_NEEDS) acl[n.aclPath] = [...(acl[n.aclPath] ?? []), n.privilege];
     fake.addToken(TOKEN, SECRET, acl);
     fake.addToken(ROOT, ROOT_SECRET, { '/': ['VM.Audit', 'VM.Config.Disk', 'VM.Config.HWType', 'VM.Config.Options', 'Mapping.Use'] });
     client = new ProxmoxClient({ url: fake.url, tokenId: TOKEN, secret: SECRET, caPem: fake.caPem });
@@ -65,7 +80,7 @@ describe('enable and disable', () => {
     writeFileSync(image, Buffer.alloc(4096));
     const settings = { ...parseSettings('', 'test', 'pve'), images: { allowedDirs: [dir], allowBlockDevices: false } };
     printed = [];
-    deps = { api: client, qm: fakeQm(fake, root), settings, fs: nodeHostFs('/'), print: (l) => printed.push(l), randomSerial: () => 'A1B2C3D4E5F60718' };
+    deps = { api: client, qm: fakeQm(fake, root), acl: fakeAcl(fake, acl), settings, fs: nodeHostFs('/'), print: (l) => printed.push(l), randomSerial: () => 'A1B2C3D4E5F60718' };
     fake.addVm({
       vmid: 100,
       config: { name: 'unraid', ostype: 'l26', machine: 'q35', smbios1: `uuid=${UUID}`, description: 'My NAS.\n\nDo not reboot on Fridays.', scsi0: 'local-lvm:vm-100-disk-0,size=8G', net0: 'virtio=AA:BB:CC:DD:EE:FF,bridge=vmbr0', boot: 'order=scsi0;net0' },
@@ -162,7 +177,33 @@ describe('enable and disable', () => {
     expect(fake.vmConfig(100)).toEqual(before);
     expect(fake.usbMappingIds()).toEqual([]);
     expect(deps.qm.hookscripts.has(100)).toBe(false);
+    expect(deps.acl.vmids.size).toBe(0);
+    expect(r.changes.at(-1)).toBe(`removed Mapping.Use on /mapping/usb/usb-gadget-100 for ${TOKEN}`);
     expect((await disableVm(deps, 100, { hookscript: HOOK })).changes).toEqual([]);
+  });
+
+  it('grants the token Mapping.Use on this VM\'s mapping only, before the usbN line that needs it', async () => {
+    // without the grant the token may not write a line naming the mapping (qemu-server check_usb_perm)
+    const refused = await client.updateVmConfig('pve', 100, { usb0: 'mapping=usb-gadget-100' }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(GadgetError);
+    expect((refused as GadgetError).fix).toMatch(/pve-usb-gadget enable 100 --image <image>' as root/);
+    const r = await enableVm(deps, 100, opts());
+    expect(r.changes).toContain(`Mapping.Use on /mapping/usb/usb-gadget-100 for ${TOKEN}`);
+    expect([...deps.acl.vmids]).toEqual([100]);
+    expect(fake.vmConfig(100).usb0).toBe('mapping=usb-gadget-100');
+    // another VM's mapping (or an admin's real device) stays out of reach
+    fake.addVm({ vmid: 101, config: { ostype: 'l26' } });
+    await expect(client.updateVmConfig('pve', 101, { usb0: 'mapping=usb-gadget-100' })).resolves.toBeUndefined();
+    await expect(client.updateVmConfig('pve', 101, { usb1: 'mapping=real-disk' })).rejects.toThrow(/Permission check failed \(\/mapping\/usb\/real-disk, Mapping.Use\)/);
+  });
+
+  it('disable of a VM the token has no grant for removes its usbN line as root', async () => {
+    await enableVm(deps, 100, opts());
+    await deps.acl.revoke(100);
+    const r = await disableVm(deps, 100, { hookscript: HOOK });
+    expect(r.changes).toContain('removed usb0: mapping=usb-gadget-100');
+    expect(fake.vmConfig(100).usb0).toBeUndefined();
+    expect(r.changes.some((c) => c.includes('Mapping.Use'))).toBe(false);
   });
 
   it('disable leaves a foreign hookscript alone and refuses a running VM', async () => {

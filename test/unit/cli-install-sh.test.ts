@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { HOOK_FILE_NAME } from '../../src/cli/hookscript.js';
-import { rolePrivileges } from '../../src/cli/privileges.js';
+import { rolePrivileges, ROLES } from '../../src/cli/privileges.js';
 import { parseSettings } from '../../src/settings/parse.js';
 
 const INSTALL = resolve(__dirname, '../../install.sh');
@@ -45,9 +45,20 @@ describe('install.sh', () => {
 });
 
 describe('install.sh and the CLI agree', () => {
-  it('gives the role exactly the privileges privileges.ts lists', () => {
-    const line = readFileSync(INSTALL, 'utf8').split('\n').find((l) => l.startsWith('readonly ROLE_PRIVS='));
-    expect(line?.slice('readonly ROLE_PRIVS='.length)).toBe(rolePrivileges().join(','));
+  it('gives the two roles exactly the privileges and names privileges.ts lists', () => {
+    const value = (name: string) => readFileSync(INSTALL, 'utf8').split('\n').find((l) => l.startsWith(`readonly ${name}=`))?.slice(`readonly ${name}=`.length);
+    expect(value('ROLE_PRIVS')).toBe(rolePrivileges().join(','));
+    expect(value('USE_ROLE_PRIVS')).toBe(rolePrivileges('use').join(','));
+    expect(value('ROLE')).toBe(ROLES.main);
+    expect(value('USE_ROLE')).toBe(ROLES.use);
+  });
+
+  it('grants the per-mapping ACLs after the settings, and removes them while the CLI is still there', () => {
+    const text = readFileSync(INSTALL, 'utf8');
+    const install = text.slice(text.indexOf('do_install() {'), text.indexOf('# --- uninstall'));
+    expect(install.indexOf('write_settings\n')).toBeLessThan(install.indexOf('ensure_mapping_acls\n'));
+    const uninstall = text.slice(text.indexOf('do_uninstall() {'));
+    expect(uninstall.indexOf('setup mapping-acls --remove')).toBeLessThan(uninstall.indexOf('rm -f "$CLI"'));
   });
   it('enables the hook file name the CLI sets as hookscript', () => {
     expect(readFileSync(INSTALL, 'utf8')).toContain(`readonly HOOK_NAME=${HOOK_FILE_NAME}\n`);

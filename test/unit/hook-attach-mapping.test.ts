@@ -23,12 +23,9 @@ describe('attachMapping (the detached helper)', () => {
     client = undefined;
   });
 
-  const setup = async (config: Record<string, string>) => {
+  const setup = async (config: Record<string, string>, acl: Record<string, string[]> = { '/mapping/usb': ['Mapping.Use', 'Mapping.Audit'] }) => {
     fake = await startFakePve({ authFailureDelayMs: 0 });
-    fake.addToken(TOKEN, SECRET, {
-      '/mapping/usb': ['Mapping.Use', 'Mapping.Audit'],
-      '/vms': ['VM.Audit', 'VM.Config.HWType'],
-    });
+    fake.addToken(TOKEN, SECRET, { ...acl, '/vms': ['VM.Audit', 'VM.Config.HWType'] });
     fake.addUsbMapping('usb-gadget-100', { map: ['node=pve,id=0781:5571'] });
     fake.addVm({ vmid: 100, config: { name: 'vm100', ...config }, status: 'running' });
     client = new ProxmoxClient({ url: fake.url, tokenId: TOKEN, secret: SECRET, caPem: fake.caPem });
@@ -37,6 +34,14 @@ describe('attachMapping (the detached helper)', () => {
     const plugged: string[] = [];
     return { out, plugged, run: () => attachMapping({ log, settings, clock }, 100, client!, 5_000) };
   };
+
+  it('without the per-mapping grant (a VM never enabled) it fails naming the command that grants it', async () => {
+    // the role install.sh creates: Mapping.Modify on /mapping/usb, Mapping.Use only where enable granted it
+    const { run } = await setup({ ostype: 'l26', machine: 'q35' }, { '/mapping/usb': ['Mapping.Modify'], '/mapping/usb/usb-gadget-200': ['Mapping.Use'] });
+    const err = await run().catch((e: unknown) => e as { toLine(): string });
+    expect(err.toLine()).toMatch(/Permission check failed \(\/mapping\/usb\/usb-gadget-100, Mapping\.Use\).*fix: run 'pve-usb-gadget enable 100 --image <image>' as root/);
+    expect(fake!.vm(100).config.usb0).toBeUndefined();
+  });
 
   it('adds usb0 and Proxmox hot-plugs it into the running VM', async () => {
     const { out, plugged, run } = await setup({ ostype: 'l26', machine: 'q35' });

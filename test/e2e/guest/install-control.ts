@@ -184,6 +184,9 @@ export class PveControl {
         this.api.removeToken(`${a}!${b}`);
         this.drop((x) => x.id === `${a}!${b}`);
         break;
+      case 'acl list':
+        // API2/ACL.pm read_acl: one row per path, kind, id and role
+        return json(this.acls.map((x) => ({ path: x.path, type: x.kind, ugid: x.id, roleid: x.role, propagate: 1 })));
       case 'acl modify':
       case 'acl delete': {
         const role = opt.get('roles') ?? '';

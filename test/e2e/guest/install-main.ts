@@ -128,7 +128,13 @@ async function main(): Promise<void> {
     facts.storageCfgInstalled = read('/etc/pve/storage.cfg');
     facts.hook = { mode: existsSync('/var/lib/vz/snippets/pve-usb-gadget-hook.cjs') ? (statSync('/var/lib/vz/snippets/pve-usb-gadget-hook.cjs').mode & 0o777).toString(8) : undefined };
     facts.apiState = { roles: Object.fromEntries(control.roles), users: [...control.users.keys()], acls: control.acls.map((a) => ({ ...a })) };
+    // as an earlier release left the cluster: its role had Mapping.Use on all of /mapping/usb, and a VM's
+    // mapping exists (its hook made it); the second run must narrow both
+    control.roles.set('UsbGadget', ['Mapping.Audit', 'Mapping.Modify', 'Mapping.Use', 'VM.Audit', 'VM.Config.HWType', 'VM.Config.Options']);
+    api.addUsbMapping('usb-gadget-150', { map: [`node=${NODE},id=1d6b:8096`] });
     facts.again = await run('bash', args);
+    facts.apiStateAgain = { roles: Object.fromEntries(control.roles), acls: control.acls.map((a) => ({ ...a })) };
+    api.removeUsbMapping('usb-gadget-150');
     facts.modulesAfterInstall = await moduleFacts();
     save();
 
@@ -139,6 +145,7 @@ async function main(): Promise<void> {
     facts.configEnabled = api.vmConfig(100);
     facts.qmConfigEnabled = (await run('qm', ['config', '100'])).stdout;
     facts.mappingEnabled = api.usbMapping('usb-gadget-100');
+    facts.aclsEnabled = control.acls.map((a) => ({ ...a }));
     // the qemu-server stand-in runs /project/dist/hook.cjs: make that the installed copy
     await run('mount', ['--bind', '/var/lib/vz/snippets/pve-usb-gadget-hook.cjs', `${SRC}/dist/hook.cjs`]);
     const start = await qs.start(100);
@@ -152,6 +159,7 @@ async function main(): Promise<void> {
     facts.hookAfterRefusal = existsSync('/var/lib/vz/snippets/pve-usb-gadget-hook.cjs');
     facts.disable = await run(CLI, ['disable', '100']);
     facts.configDisabled = api.vmConfig(100);
+    facts.aclsDisabled = control.acls.map((a) => ({ ...a }));
     facts.configBefore = configBefore;
     facts.qmConfigDisabled = (await run('qm', ['config', '100'])).stdout;
     facts.start2 = await qs.start(100);
