@@ -43,7 +43,7 @@ export interface FactsDeps {
   fs: HostFs;
   settings: Settings;
   state: StateStore;
-  clock: Clock;
+  clock: Pick<Clock, 'now'>;
 }
 
 /**
