@@ -116,10 +116,11 @@ export function renderMarkdown(sum: Summary, m: Machine): string {
 
   if (sum.latency) {
     out.push('## 3. Hook latency (wall time, spawn to exit, as Proxmox waits for it)', '');
-    out.push(...head(['', 'hook pre-start', 'baseline up', 'hook w/o enum. wait', 'baseline w/o enum. wait', 'enum. wait (hook / baseline)', 'hook post-stop', 'baseline down']));
+    out.push(...head(['', 'hook pre-start', 'baseline up', 'hook w/o enum. wait', 'baseline w/o enum. wait', 'enum. wait (hook / baseline)', 'host lock held', 'hook post-stop', 'baseline down']));
     for (const x of sum.latency.modes) {
-      out.push(row([x.mode, s(x.pre, 0), s(x.baselineUp, 0), s(x.preWithoutEnumeration, 0), s(x.baselineUpWithoutEnumeration, 0), `${f(x.enumeration.median, 0)} / ${f(x.baselineEnumeration.median, 0)}`, s(x.post, 0), s(x.baselineDown, 0)]));
+      out.push(row([x.mode, s(x.pre, 0), s(x.baselineUp, 0), s(x.preWithoutEnumeration, 0), s(x.baselineUpWithoutEnumeration, 0), `${f(x.enumeration.median, 0)} / ${f(x.baselineEnumeration.median, 0)}`, s(x.lockHeld, 0), s(x.post, 0), s(x.baselineDown, 0)]));
     }
+    out.push('', "Host lock held: from the pre-start's lock-acquired to its lock-released mark (PVE_USB_GADGET_TIMING=1), the time other VMs' starts wait.");
     out.push('', `Floor in the test VM: \`node -e 0\` ${s(sum.latency.floor.nodeEmpty, 0)} ms; node loading the hook bundle only (usage error) ${s(sum.latency.floor.bundleLoad, 0)} ms.`);
     if (m.nativeFloor) {
       const n = m.nativeFloor;
@@ -141,9 +142,9 @@ export function renderMarkdown(sum: Summary, m: Machine): string {
 
   if (sum.scale) {
     out.push('## 4. Scale: N VMs\' pre-starts at once (warm, isolation on)', '');
-    out.push(...head(['N', 'all pre-starts', 'x one', 'each pre-start', 'all post-stops', 'all enumerated', 'quirk list full (fallback)']));
+    out.push(...head(['N', 'all pre-starts', 'x one', 'each pre-start', 'host lock held (each)', 'all post-stops', 'all enumerated', 'quirk list full (fallback)']));
     for (const c of sum.scale.counts) {
-      out.push(row([c.n, `${s(c.preTotal, 0)} ms`, f(c.vsSingle, 2), `${s(c.perHookPre, 0)} ms`, `${s(c.postTotal, 0)} ms`, c.allEnumerated ? 'yes' : '**no**', c.quirkFallbacks]));
+      out.push(row([c.n, `${s(c.preTotal, 0)} ms`, f(c.vsSingle, 2), `${s(c.perHookPre, 0)} ms`, `${s(c.perHookLockHeld, 0)} ms`, `${s(c.postTotal, 0)} ms`, c.allEnumerated ? 'yes' : '**no**', c.quirkFallbacks]));
     }
     for (const fail of sum.scale.counts.flatMap((c) => c.failed)) out.push('', `Failed pre-start: ${fail}`);
     out.push('');

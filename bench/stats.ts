@@ -85,6 +85,16 @@ export function preStartShares(t: Record<string, number>, wallMs: number): PreSt
   };
 }
 
+/**
+ * How long a pre-start held the host lock (marks lock-acquired, lock-released: src/hook/pre-start.ts
+ * withLock): the part of it other VMs' starts wait for. NaN when the run has no such marks (an older hook).
+ */
+export function lockHeldMs(t: Record<string, number> | undefined): number {
+  const from = t?.['lock-acquired'];
+  const to = t?.['lock-released'];
+  return from !== undefined && to !== undefined ? to - from : Number.NaN;
+}
+
 /** Median of each share over several pre-starts. */
 export function medianShares(all: readonly PreStartShares[]): PreStartShares | undefined {
   if (all.length === 0) return undefined;

@@ -3,7 +3,7 @@ import type { diskSection } from '../test/e2e/guest/bench-disk.js';
 import type { guestSection } from '../test/e2e/guest/bench-guest.js';
 import type { latencySection } from '../test/e2e/guest/bench-latency.js';
 import type { scaleSection } from '../test/e2e/guest/bench-scale.js';
-import { medianShares, preStartShares, ratio, stat, type PreStartShares, type Stat } from './stats.js';
+import { lockHeldMs, medianShares, preStartShares, ratio, stat, type PreStartShares, type Stat } from './stats.js';
 
 export type DiskRaw = Awaited<ReturnType<typeof diskSection>>;
 export type GuestRaw = Awaited<ReturnType<typeof guestSection>>;
@@ -96,6 +96,7 @@ export function summarizeLatency(raw: LatencyRaw) {
       preWithoutEnumeration: stat(hooks.map((h) => h.pre.ms - enumWait(h.pre.timing))),
       baselineUpWithoutEnumeration: stat(base.map((b) => b.up.ms - enumWait(b.up.timing))),
       enumeration: stat(hooks.map((h) => enumWait(h.pre.timing))),
+      lockHeld: stat(hooks.map((h) => lockHeldMs(h.pre.timing))),
       baselineEnumeration: stat(base.map((b) => enumWait(b.up.timing))),
       shares: medianShares(shares),
     };
@@ -116,6 +117,7 @@ export function summarizeScale(raw: ScaleRaw) {
       preTotal: stat(s.map((x) => x.preTotalMs)),
       postTotal: stat(s.map((x) => x.postTotalMs)),
       perHookPre: stat(s.flatMap((x) => x.pre.map((p) => p.ms))),
+      perHookLockHeld: stat(s.flatMap((x) => x.pre.map((p) => lockHeldMs(p.timing)))),
       allEnumerated: s.length > 0 && s.every((x) => x.allEnumerated),
       quirkFallbacks: Math.max(0, ...s.map((x) => x.quirkFallbacks)),
       failed: s.flatMap((x) => x.failed),

@@ -25,6 +25,12 @@ export interface HookDeps {
    * hook at a chosen step (env PVE_USB_GADGET_FAULT). A no-op in production.
    */
   checkpoint(step: PreStartStep): void;
+  /**
+   * Timing only (PVE_USB_GADGET_TIMING=1, src/hook/timing.ts): moments that are no pre-start step, such
+   * as the host lock taken and given back (`lock-acquired`, `lock-released`). Apart from checkpoint so
+   * the fault injection's steps keep their meaning; undefined outside the hook.
+   */
+  mark?(name: string): void;
 }
 
 export type PreStartStep = 'validated' | 'cleaned' | 'modules' | 'recorded' | 'quirk' | 'configfs' | 'bound' | 'enumerated' | 'mapping';

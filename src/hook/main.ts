@@ -29,6 +29,7 @@ function checkpointFromEnv(env: NodeJS.ProcessEnv, timer: StepTimer): (step: Pre
 export async function buildDeps(log: Logger, env: NodeJS.ProcessEnv = process.env, timer: StepTimer = stepTimer({})): Promise<HookDeps> {
   const settings = loadSettings({ env });
   const deps = hostDeps(settings, log, checkpointFromEnv(env, timer));
+  deps.mark = (name) => timer.mark(name);
   deps.fs.mkdir(settings.paths.stateDir, { recursive: true, mode: 0o700 });
   return deps;
 }

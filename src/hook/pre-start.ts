@@ -1,23 +1,25 @@
 import { copyBeforeBackupStart } from '../backup/at-pre-start.js';
 import { NotesError } from '../errors.js';
-import type { GadgetRecord } from '../state/record.js';
-import { assertUsbIdFree } from '../host/conflicts.js';
 import { waitForEnumeration } from '../host/enumeration.js';
-import { unloadIfIdle } from '../host/modules.js';
-import { gadgetDir, gadgetName } from '../plan/ops.js';
-import { usbId } from '../spec/types.js';
+import { ensureModules, unloadIfIdle } from '../host/modules.js';
+import { usbId, type GadgetSpec } from '../spec/types.js';
 import { guidWarnings } from '../spec/guid-advice.js';
 import { validateNotes } from '../spec/validate.js';
-import { buildLocked, resolveImages } from './build.js';
+import { applyBuild } from './build.js';
+import { decidePreStart, type PreStartPlan } from './decide.js';
 import { checkOwnIdentity } from './identity-check.js';
 import type { HookDeps } from './deps.js';
+import { gatherPreStartFacts } from './facts.js';
+import type { RecordWriter } from './record-writer.js';
 import { isolateAfterEnumeration } from './isolation.js';
 import { teardownLocked } from './teardown.js';
 
 /**
  * pre-start: notes → spec → gadget live and enumerated → passthrough mapping in place.
- * Any failure undoes what this run made and rethrows (the caller prints it and exits non-zero, which
- * aborts the VM start).
+ * The gadget goes facts → decision → apply: the host and cluster facts are gathered (facts.ts) and judged
+ * (decide.ts) once before any effect, and again under the host lock with the same two functions, whose
+ * plan is then applied (build.ts). Any failure undoes what this run made and rethrows (the caller prints
+ * it and exits non-zero, which aborts the VM start).
  */
 export async function preStart(deps: HookDeps, vmid: number): Promise<void> {
   const { log } = deps;
@@ -37,14 +39,11 @@ export async function preStart(deps: HookDeps, vmid: number): Promise<void> {
   // a GUID another VM of the cluster has, or a usbN line copied from another VM, is refused before any effect
   checkOwnIdentity(deps, vmid, spec, vm.config);
   // policy first, before anything on the host or in the cluster changes: a refused image or a VID:PID in
-  // use leaves no trace, not even in the mapping asked for next (both are checked again under the lock).
-  // A leftover gadget of this VM still shows its device with this id: then only the locked check, after
-  // the leftover is gone, can tell.
-  resolveImages(deps, vmid, spec, vm.config);
+  // use leaves no trace, not even in the mapping asked for next (both are decided again under the lock)
+  decide(deps, vmid, spec, vm.config, false);
   // a stop-mode vzdump backup starts QEMU paused with `lock: backup`: the stick is copied now, while no
   // guest runs (src/backup/at-pre-start.ts; never throws)
   await copyBeforeBackupStart(deps, vmid, vm.config, spec);
-  if (!deps.fs.exists(gadgetDir(vmid))) assertUsbIdFree(deps.fs, usbId(spec), gadgetName(vmid));
   deps.checkpoint('validated');
 
   // The mapping needs nothing of the gadget: the API works on it while the gadget is built and enumerates
@@ -54,13 +53,20 @@ export async function preStart(deps: HookDeps, vmid: number): Promise<void> {
   // awaited on every path below; this handler keeps an early rejection from counting as unhandled (node exits)
   mapping?.catch(() => undefined);
 
-  let record: GadgetRecord;
+  let record: RecordWriter;
   try {
     record = await withLock(deps, async () => {
       if ((await teardownLocked(deps, vmid)).removed) log.info('removed a gadget left from an earlier run');
       deps.checkpoint('cleaned');
       try {
-        return await buildLocked(deps, vmid, spec, vm.config);
+        const modules = await ensureModules(deps.fs, deps.exec, deps.settings);
+        if (modules.loaded.length > 0) log.info(`loaded ${modules.loaded.join(', ')}`);
+        deps.checkpoint('modules');
+        // another VM may have started exporting an image or using the id meanwhile: the same gather and
+        // decision, now with the controllers, whose plan is applied before the lock is given back
+        const plan = decide(deps, vmid, spec, vm.config, true);
+        if (!plan.build) throw new Error('the locked decision has no gadget to build');
+        return await applyBuild(deps, vmid, { ...plan, build: plan.build });
       } catch (err) {
         await undo(deps, vmid);
         throw err;
@@ -72,16 +78,16 @@ export async function preStart(deps: HookDeps, vmid: number): Promise<void> {
   }
 
   try {
-    const dev = await waitForEnumeration(deps.fs, deps.clock, record.udc, usbId(spec), deps.settings.enumerationTimeoutMs);
-    log.info(`host enumerated ${usbId(spec)} as ${dev.name} on ${record.udc}`);
+    const { udc } = record.current;
+    const dev = await waitForEnumeration(deps.fs, deps.clock, udc, usbId(spec), deps.settings.enumerationTimeoutMs);
+    log.info(`host enumerated ${usbId(spec)} as ${dev.name} on ${udc}`);
     deps.checkpoint('enumerated');
     if (deps.settings.isolateHostStorage) isolateAfterEnumeration(deps, dev);
-    const live: GadgetRecord = { ...record, phase: 'live', busPort: dev.name };
-    deps.state.write(live);
+    record.update({ phase: 'live', busPort: dev.name });
 
     if (passthrough && mapping) {
       const m = await mapping;
-      deps.state.write({ ...live, mapping: m.name });
+      record.update({ mapping: m.name });
       if (m.checked) passthrough.attachIfMissing(vmid, vm);
       deps.checkpoint('mapping');
     } else {
@@ -103,11 +109,19 @@ async function undo(deps: HookDeps, vmid: number): Promise<void> {
   if (unloaded.length > 0) deps.log.info(`unloaded ${unloaded.join(', ')} (no gadget left)`);
 }
 
-export async function withLock<T>(deps: Pick<HookDeps, 'lock'>, fn: () => T | Promise<T>): Promise<T> {
+/** The facts gathered and judged: once outside the lock (no controllers), once under it (`locked`). */
+function decide(deps: HookDeps, vmid: number, spec: GadgetSpec, vmConfig: Readonly<Record<string, string>> | undefined, locked: boolean): PreStartPlan {
+  return decidePreStart(vmid, spec, gatherPreStartFacts(deps, vmid, spec, vmConfig, { udcs: locked }), deps.settings);
+}
+
+/** Runs `fn` holding the host lock; the timing marks (deps.mark) show how long it was held. */
+export async function withLock<T>(deps: Pick<HookDeps, 'lock' | 'mark'>, fn: () => T | Promise<T>): Promise<T> {
   const release = await deps.lock.acquire();
+  deps.mark?.('lock-acquired');
   try {
     return await fn();
   } finally {
     await release();
+    deps.mark?.('lock-released');
   }
 }

@@ -2,6 +2,8 @@
  * PVE_USB_GADGET_TIMING=1 (for `npm run bench`): the hook prints one stderr line at the end with the
  * milliseconds since the process started at which each step finished, e.g.
  * `pve-usb-gadget timing: main=212 deps=260 validated=390 ... end=1204`. Off by default; no effect then.
+ * Besides the pre-start steps (deps.checkpoint), `lock-acquired` and `lock-released` (deps.mark) show how
+ * long the host lock was held; a run that takes the lock twice keeps the last pair (parseTimingLine).
  */
 export interface StepTimer {
   mark(step: string): void;

@@ -2,7 +2,7 @@ import type { HostFs } from '../ports/host-fs.js';
 import { ConflictError } from '../errors.js';
 import { CONFIGFS_GADGETS, vmidOfGadget } from '../plan/ops.js';
 import { formatUsbId } from '../values/usb-id.js';
-import { hostUsbDevices } from './devices.js';
+import type { HostUsbDevice } from './devices.js';
 import type { ImageUse } from './image-uses.js';
 
 const readId = (fs: HostFs, dir: string) => {
@@ -17,21 +17,35 @@ const who = (gadget: string) => {
   return vmid === undefined ? `gadget ${gadget}` : `VM ${vmid}`;
 };
 
+/** A gadget in configfs and the USB id it shows (undefined while its ids are not written). */
+export interface GadgetUsbId {
+  gadget: string;
+  usbId?: string;
+}
+
+/** The USB id of every gadget in configfs but `ownGadget`: what assertUsbIdFree compares with. */
+export function gadgetUsbIds(fs: HostFs, ownGadget: string): GadgetUsbId[] {
+  return fs
+    .list(CONFIGFS_GADGETS)
+    .filter((g) => g !== ownGadget)
+    .map((gadget) => ({ gadget, usbId: readId(fs, `${CONFIGFS_GADGETS}/${gadget}`) }));
+}
+
 /**
  * Proxmox passes the stick through by VID:PID, so the id must be unique on the host: another gadget or
- * a real device with the same id would be grabbed instead. `ownGadget` is skipped.
+ * a real device with the same id would be grabbed instead. Pure: the caller read `gadgets` (its own
+ * left out, gadgetUsbIds) and `devices` (hostUsbDevices).
  */
-export function assertUsbIdFree(fs: HostFs, usbId: string, ownGadget: string): void {
-  for (const g of fs.list(CONFIGFS_GADGETS)) {
-    if (g === ownGadget) continue;
-    if (readId(fs, `${CONFIGFS_GADGETS}/${g}`) === usbId) {
-      throw new ConflictError(`USB id ${usbId} is already used by ${who(g)} on this host`, {
+export function assertUsbIdFree(usbId: string, gadgets: readonly GadgetUsbId[], devices: readonly HostUsbDevice[]): void {
+  for (const g of gadgets) {
+    if (g.usbId === usbId) {
+      throw new ConflictError(`USB id ${usbId} is already used by ${who(g.gadget)} on this host`, {
         key: 'usb-gadget.vendor_id',
         fix: 'give each VM its own vendor_id/product_id in its notes',
       });
     }
   }
-  const real = hostUsbDevices(fs).find((d) => d.usbId === usbId && !d.dir.includes('dummy_hcd'));
+  const real = devices.find((d) => d.usbId === usbId && !d.dir.includes('dummy_hcd'));
   if (real) {
     throw new ConflictError(`USB id ${usbId} belongs to a device plugged into this host (${real.name})`, {
       key: 'usb-gadget.vendor_id',

@@ -1,8 +1,8 @@
-import type { HostFs } from '../ports/host-fs.js';
+import type { FileInfo, HostFs } from '../ports/host-fs.js';
 import { ImagePolicyError, errnoOf } from '../errors.js';
 import type { Settings } from '../settings/types.js';
 import { blockDeviceBytes } from '../storage/block-device.js';
-import { judgePathInStorage, storageFoldersOf } from '../storage/path-volume.js';
+import { judgePathInStorage, storageFoldersOf, type PathInStorage } from '../storage/path-volume.js';
 import type { StorageConfig } from '../storage/storage-config.js';
 import { inSnapshotStore, SNAPSHOT_STORE } from '../snapshot/names.js';
 import { isAtOrUnder, isUnder } from '../values/paths.js';
@@ -32,33 +32,70 @@ export interface ImageContext {
 }
 
 /**
- * Decide whether a notes `image` may be exported, and return its realpath. Notes are written by users
- * who are not root, so the path is resolved first (symlinks, `..`) and only then compared with the
- * directories the admin allowed. Every refusal names the rule. Pure but for reading the filesystem.
+ * What the filesystem says of one notes `image` path, read once: its realpath (or why there is none),
+ * the allowed dirs' realpaths, the storage folders it lies in, its inode and, for a block device, its
+ * size from sysfs. judgeImage decides from this alone, so a caller can gather before deciding.
  */
-export function checkImage(fs: HostFs, settings: Settings, key: string, image: string, readonly: boolean, ctx: ImageContext): string {
-  let real: string;
-  try {
-    real = fs.realpath(image);
-  } catch (err) {
-    const errno = errnoOf(err);
-    throw new ImagePolicyError(
-      errno === 'ENOENT' ? `image ${image} does not exist` : `image ${image} cannot be resolved`,
-      { key, path: image, errno, fix: 'create it (pve-usb-gadget image create) or fix the path in the notes' },
-    );
-  }
-  const deny = (rule: string, fix: string): never => {
-    throw new ImagePolicyError(`image ${image}${real !== image ? ` (-> ${real})` : ''} refused: ${rule}`, { key, path: real, fix });
-  };
-  const allowed = settings.images.allowedDirs.map((d) => {
+export interface ImagePathFacts {
+  image: string;
+  /** the realpath, or the error realpath threw */
+  real: { ok: true; path: string } | { ok: false; err: unknown };
+  allowedReal: string[];
+  folders: PathInStorage[];
+  /** stat of the realpath, or what stat threw (rethrown by judgeImage where checkImage used to stat) */
+  info?: { ok: true; value: FileInfo } | { ok: false; err: unknown };
+  blockBytes?: number;
+}
+
+export function imagePathFacts(fs: HostFs, settings: Settings, image: string, storages: StorageConfig): ImagePathFacts {
+  const allowedReal = settings.images.allowedDirs.map((d) => {
     try {
       return fs.realpath(d);
     } catch {
       return d;
     }
   });
+  let realPath: string;
+  try {
+    realPath = fs.realpath(image);
+  } catch (err) {
+    return { image, real: { ok: false, err }, allowedReal, folders: [] };
+  }
+  let info: ImagePathFacts['info'];
+  try {
+    info = { ok: true, value: fs.stat(realPath) };
+  } catch (err) {
+    info = { ok: false, err };
+  }
+  const blockBytes = info.ok && info.value.kind === 'block' ? blockDeviceBytes(fs, realPath) : undefined;
+  return { image, real: { ok: true, path: realPath }, allowedReal, folders: storageFoldersOf(fs, storages, realPath), info, blockBytes };
+}
+
+/**
+ * Decide whether a notes `image` may be exported, and return its realpath. Notes are written by users
+ * who are not root, so the path is resolved first (symlinks, `..`) and only then compared with the
+ * directories the admin allowed. Every refusal names the rule. Reads the filesystem (imagePathFacts).
+ */
+export function checkImage(fs: HostFs, settings: Settings, key: string, image: string, readonly: boolean, ctx: ImageContext): string {
+  return judgeImage(settings, key, readonly, ctx, imagePathFacts(fs, settings, image, ctx.storages));
+}
+
+/** checkImage's judgement from the gathered facts: pure. */
+export function judgeImage(settings: Settings, key: string, readonly: boolean, ctx: ImageContext, facts: ImagePathFacts): string {
+  const { image } = facts;
+  if (!facts.real.ok) {
+    const errno = errnoOf(facts.real.err);
+    throw new ImagePolicyError(
+      errno === 'ENOENT' ? `image ${image} does not exist` : `image ${image} cannot be resolved`,
+      { key, path: image, errno, fix: 'create it (pve-usb-gadget image create) or fix the path in the notes' },
+    );
+  }
+  const real = facts.real.path;
+  const deny = (rule: string, fix: string): never => {
+    throw new ImagePolicyError(`image ${image}${real !== image ? ` (-> ${real})` : ''} refused: ${rule}`, { key, path: real, fix });
+  };
   // inside an allowed dir, never the dir itself
-  if (!allowed.some((d) => isUnder(real, d))) {
+  if (!facts.allowedReal.some((d) => isUnder(real, d))) {
     deny(`not inside an allowed directory (${settings.images.allowedDirs.join(', ')})`, 'move the image into an allowed directory, or ask the admin to allow its directory in the settings ([images] allowed_dirs)');
   }
   if (DENIED.some((d) => isAtOrUnder(real, d))) {
@@ -69,11 +106,12 @@ export function checkImage(fs: HostFs, settings: Settings, key: string, image: s
   if (inSnapshotStore(real)) {
     deny(`it is inside a stick snapshot folder (${SNAPSHOT_STORE}), pve-usb-gadget's own copies`, 'use the image itself; to go back to a snapshot: pve-usb-gadget rollback <vmid> <name>');
   }
-  for (const m of storageFoldersOf(fs, ctx.storages, real)) {
+  for (const m of facts.folders) {
     const refusal = judgePathInStorage(m, { key, vmid: ctx.vmid, readonly, node: ctx.node, storages: ctx.storages, vmConfig: ctx.vmConfig });
     if (refusal) deny(refusal.why, refusal.fix);
   }
-  const info = fs.stat(real);
+  if (!facts.info?.ok) throw facts.info?.err;
+  const info = facts.info.value;
   if (info.kind === 'block') {
     if (!settings.images.allowBlockDevices) deny('block devices are not allowed', 'set [images] allow_block_devices = true for this host if intended');
   } else if (isAtOrUnder(real, '/dev')) {
@@ -84,7 +122,7 @@ export function checkImage(fs: HostFs, settings: Settings, key: string, image: s
   const linked = hardLinkProblem(info);
   if (linked) deny(linked.why, linked.fix);
   // stat reports 0 bytes for block devices: their size is in sysfs
-  const size = info.kind === 'block' ? (blockDeviceBytes(fs, real) ?? 0) : info.size;
+  const size = info.kind === 'block' ? (facts.blockBytes ?? 0) : info.size;
   if (size < 512) deny(`it is ${size} bytes; an image needs at least one 512-byte block`, 'create the image with pve-usb-gadget image create');
   for (const disk of ctx.vmDisks) {
     if (disk.image !== real || (disk.cdrom && readonly)) continue;

@@ -27,24 +27,39 @@ export function chooseUdc(available: readonly string[], taken: ReadonlySet<strin
   return available.find((u) => !taken.has(u));
 }
 
+/** The controllers as sysfs and configfs show them: what a UDC choice needs besides the records. */
+export interface UdcView {
+  /** dummy_udc.N, sorted by N */
+  available: string[];
+  /** UDCs some gadget (ours or not) is bound to */
+  bound: string[];
+}
+
+export function udcView(fs: HostFs): UdcView {
+  return { available: dummyUdcs(fs), bound: [...boundUdcs(fs).keys()] };
+}
+
 /**
- * Picks a free dummy_udc.N. Must be called under the host lock, together with the bind, so two
- * concurrent pre-starts never pick the same controller. `reserved` holds UDCs named in other VMs'
- * state records whose gadgets are still being built.
+ * Pure: the lowest free dummy_udc.N, or the refusal. The choice holds only under the host lock, together
+ * with the bind, so two concurrent pre-starts never pick the same controller. `reserved` holds UDCs named
+ * in other VMs' state records whose gadgets are still being built.
  */
+export function allocateUdc(view: UdcView, reserved: ReadonlySet<string> = new Set()): string {
+  const udc = chooseUdc(view.available, new Set([...view.bound, ...reserved]));
+  if (!udc) {
+    throw new ConflictError(`no free USB device controller: all ${view.available.length} dummy_udc controllers are in use`, {
+      path: UDC_CLASS,
+      fix: 'raise [modules] controllers in the settings (max 32) and reload dummy_hcd when no gadget runs',
+    });
+  }
+  return udc;
+}
+
+/** Reads the view and allocates (allocateUdc); must be called under the host lock. */
 export class UdcAllocator {
   constructor(private readonly fs: HostFs) {}
 
   allocate(reserved: ReadonlySet<string> = new Set()): string {
-    const all = dummyUdcs(this.fs);
-    const taken = new Set([...boundUdcs(this.fs).keys(), ...reserved]);
-    const udc = chooseUdc(all, taken);
-    if (!udc) {
-      throw new ConflictError(`no free USB device controller: all ${all.length} dummy_udc controllers are in use`, {
-        path: UDC_CLASS,
-        fix: 'raise [modules] controllers in the settings (max 32) and reload dummy_hcd when no gadget runs',
-      });
-    }
-    return udc;
+    return allocateUdc(udcView(this.fs), reserved);
   }
 }

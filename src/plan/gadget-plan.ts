@@ -18,8 +18,8 @@ const bool = (b: boolean) => (b ? '1' : '0');
  * The configfs operations that build one VM's gadget, in the order the kernel accepts them
  * (Documentation/usb/gadget_configfs.rst and f_mass_storage.c; proven on a real kernel in test/e2e):
  * functions and their extra LUNs exist and `stall` is written before the function is
- * linked into a config; on each LUN `ro` and `cdrom` come before `file`. Binding to a UDC is not part
- * of the plan: the UDC is chosen under the host lock and bound by the applier last.
+ * linked into a config; on each LUN `ro` and `cdrom` come before `file`. Binding to a UDC comes last
+ * and apart (bindOp): the UDC is chosen under the host lock, and the bind is what makes the gadget live.
  */
 export function planGadget(vmid: number, spec: GadgetSpec): Op[] {
   const g = gadgetDir(vmid);
@@ -69,4 +69,9 @@ function planLun(fn: string, lun: LunSpec): Op[] {
 
 export function udcFile(vmid: number): string {
   return `${gadgetDir(vmid)}/UDC`;
+}
+
+/** The write that binds the gadget to `udc`: after every other op, never before. */
+export function bindOp(vmid: number, udc: string): Op {
+  return { kind: 'write', path: udcFile(vmid), value: udc };
 }

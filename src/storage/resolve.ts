@@ -1,7 +1,8 @@
 /**
  * From a LUN's `image = storage:volume` to the local file or block device the gadget exports, and back.
  *
- *   planVolumes      pure checks (volume-rules.ts) of every volume LUN; nothing on the host changes
+ *   planVolumes      checks (volume-rules.ts) of every volume LUN, from facts read once (volumeFileInfos,
+ *                    decideVolumes: pure); nothing on the host changes
  *   activateVolumes  PVE::Storage activates / maps each one (pve-lib.ts), the resolved path goes through
  *                    the volume image policy (volume-policy.ts); the record is written before and after
  *                    each activation, so a hook killed half-way leaves something teardown can act on
@@ -10,7 +11,7 @@
  * Release mirrors what qemu-server does with a VM's disks at stop (deactivate_volumes): the volume
  * belongs to this VM and is none of its disks, so nothing else has a claim on its activation.
  */
-import type { HostFs } from '../ports/host-fs.js';
+import type { FileInfo, HostFs } from '../ports/host-fs.js';
 import { CommandError, ImagePolicyError, type GadgetError } from '../errors.js';
 import { hardLinkProblem } from '../host/file-rules.js';
 import type { Exec } from '../ports/exec.js';
@@ -22,7 +23,7 @@ import { deactivateVolume, activateVolume } from './pve-lib.js';
 import { rbdDeviceOfPath, unmapRbd, type RbdDevice } from './rbd-sysfs.js';
 import { readStorageConfig, type StorageConfig } from './storage-config.js';
 import { volumeFile } from './storage-dirs.js';
-import { looksLikeVolumeId } from './volume-id.js';
+import { formatVolumeId, looksLikeVolumeId, parseVolumeId } from './volume-id.js';
 import type { StorageKind } from './volume-name.js';
 import { checkResolvedVolume } from './volume-policy.js';
 import { planVolume, type VolumePlan } from './volume-rules.js';
@@ -62,17 +63,39 @@ export const lunImageKey = (index: number): string => (index === 0 ? 'usb-gadget
  * /etc/pve/storage.cfg only when there is a volume id, and only after its storage passed allowed_storages.
  */
 export function planVolumes(deps: Pick<StorageDeps, 'fs' | 'settings'>, vmid: number, spec: GadgetSpec, vmConfig?: Readonly<Record<string, string>>): Map<number, VolumePlan> {
+  if (!spec.luns.some((l) => looksLikeVolumeId(l.image))) return new Map();
+  const storages = (deps.settings.images.allowedStorages ?? []).length > 0 ? readStorageConfig(deps.fs) : new Map();
+  return decideVolumes(deps.settings, vmid, spec, { storages, files: volumeFileInfos(deps.fs, storages, spec) }, vmConfig);
+}
+
+/** What planning the volume LUNs reads: storage.cfg and the inode of each file volume's known file. */
+export interface VolumeFacts {
+  storages: StorageConfig;
+  /** file → its inode, for the file volumes whose file is known before PVE is asked (storage-dirs.ts) */
+  files: ReadonlyMap<string, FileInfo>;
+}
+
+/** The inodes decideVolumes looks at: each volume LUN's file, where storage.cfg tells it and it exists. */
+export function volumeFileInfos(fs: HostFs, storages: StorageConfig, spec: GadgetSpec): Map<string, FileInfo> {
+  const files = new Map<string, FileInfo>();
+  for (const lun of spec.luns.filter((l) => looksLikeVolumeId(l.image))) {
+    const parsed = parseVolumeId(lun.image);
+    const file = parsed.ok ? volumeFile(storages, formatVolumeId(parsed.value)) : undefined;
+    if (file !== undefined && fs.exists(file)) files.set(file, fs.stat(file));
+  }
+  return files;
+}
+
+/** planVolumes' judgement from the gathered facts: pure. */
+export function decideVolumes(settings: Settings, vmid: number, spec: GadgetSpec, facts: VolumeFacts, vmConfig?: Readonly<Record<string, string>>): Map<number, VolumePlan> {
   const plans = new Map<number, VolumePlan>();
-  const luns = spec.luns.filter((l) => looksLikeVolumeId(l.image));
-  if (luns.length === 0) return plans;
-  const allowedStorages = deps.settings.images.allowedStorages ?? [];
-  let storages: ReturnType<typeof readStorageConfig> | undefined;
-  for (const lun of luns) {
-    const base = { key: lunImageKey(lun.index), image: lun.image, vmid, readonly: lun.readonly, node: deps.settings.node, allowedStorages, vmConfig };
-    // allowed_storages is checked inside planVolume before the storage config is consulted
-    storages ??= allowedStorages.length > 0 ? readStorageConfig(deps.fs) : new Map();
-    const plan = planVolume({ ...base, storages });
-    refuseLinkedFile(deps.fs, storages, plan, base.key);
+  const allowedStorages = settings.images.allowedStorages ?? [];
+  // allowed_storages is checked inside planVolume before the storage config is consulted
+  const storages = allowedStorages.length > 0 ? facts.storages : new Map();
+  for (const lun of spec.luns.filter((l) => looksLikeVolumeId(l.image))) {
+    const key = lunImageKey(lun.index);
+    const plan = planVolume({ key, image: lun.image, vmid, readonly: lun.readonly, node: settings.node, allowedStorages, vmConfig, storages });
+    refuseLinkedFile(facts, plan, key);
     plans.set(lun.index, plan);
   }
   return plans;
@@ -82,10 +105,11 @@ export function planVolumes(deps: Pick<StorageDeps, 'fs' | 'settings'>, vmid: nu
  * A file volume's file is known before PVE is asked (storage-dirs.ts): a second hard link is refused
  * now, before anything is activated or recorded. checkResolvedVolume checks the answer again.
  */
-function refuseLinkedFile(fs: HostFs, storages: StorageConfig, plan: VolumePlan, key: string): void {
-  const file = plan.kind === 'file' ? volumeFile(storages, plan.volid) : undefined;
-  if (file === undefined || !fs.exists(file)) return;
-  const linked = hardLinkProblem(fs.stat(file));
+function refuseLinkedFile(facts: VolumeFacts, plan: VolumePlan, key: string): void {
+  const file = plan.kind === 'file' ? volumeFile(facts.storages, plan.volid) : undefined;
+  const info = file === undefined ? undefined : facts.files.get(file);
+  if (file === undefined || info === undefined) return;
+  const linked = hardLinkProblem(info);
   if (linked) throw new ImagePolicyError(`volume ${plan.volid} (${file}) refused: ${linked.why}`, { key, path: file, fix: linked.fix });
 }
 

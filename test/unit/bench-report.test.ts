@@ -1,7 +1,7 @@
 // npm run bench, the pure parts: statistics, the pre-start time shares, the targets, the parsers of what
 // dd and the nested guest print, and the payload loader boot sector's layout.
 import { describe, expect, it } from 'vitest';
-import { median, preStartShares, ratio, stat } from '../../bench/stats.js';
+import { lockHeldMs, median, preStartShares, ratio, stat } from '../../bench/stats.js';
 import { summarize, type DiskRaw, type LatencyRaw, type ScaleRaw } from '../../bench/summary.js';
 import { renderMarkdown } from '../../bench/markdown.js';
 import { parseDd, parseBaselineTiming } from '../e2e/guest/bench-util.js';
@@ -31,6 +31,11 @@ describe('preStartShares', () => {
   });
   it('needs the main marks (a failed or foreign run has none)', () => {
     expect(preStartShares({ main: 1, end: 2 }, 3)).toBeUndefined();
+  });
+  it('host lock held: from lock-acquired to lock-released; n/a for a hook without the marks', () => {
+    expect(lockHeldMs({ ...t, 'lock-acquired': 420, 'lock-released': 530 })).toBe(110);
+    expect(lockHeldMs(t)).toBeNaN();
+    expect(lockHeldMs(undefined)).toBeNaN();
   });
 });
 
@@ -64,6 +69,26 @@ describe('summarize: targets', () => {
     const t = summarize({ latency }).targets[0]!;
     expect(t.measured).toContain('+150 ms');
     expect(t.met).toBe(true);
+  });
+  it('latency and scale: the host lock held per pre-start, in the summary and the report', () => {
+    const timing = { bound: 100, enumerated: 300, 'lock-acquired': 40, 'lock-released': 160 };
+    const pre = { phase: 'pre-start', code: 0, signal: null, stdout: '', stderr: '', ms: 1000, timing };
+    const latency = {
+      options: { runs: 1, controllers: 8 },
+      floor: { nodeEmpty: [100], bundleLoad: [300] },
+      hook: [{ mode: 'warm', run: 1, pre, post: { ...pre, timing: {} } }],
+      baseline: [],
+      variants: [],
+    } as unknown as LatencyRaw;
+    const scale: ScaleRaw = { options: { counts: [2], runs: 1 }, samples: [{ n: 2, run: 1, preTotalMs: 900, postTotalMs: 1, allEnumerated: true, quirkFallbacks: 0, failed: [], pre: [{ ms: 800, timing }, { ms: 850, timing: { ...timing, 'lock-released': 240 } }], post: [] }] };
+    const sum = summarize({ latency, scale });
+    expect(sum.latency?.modes.find((m) => m.mode === 'warm')?.lockHeld).toMatchObject({ n: 1, median: 120 });
+    expect(sum.scale?.counts[0]?.perHookLockHeld).toMatchObject({ n: 2, min: 120, max: 200 });
+    const md = renderMarkdown(sum, { date: '2026-01-01', cpu: 'cpu', cores: 2, memGiB: 4, hostKernel: 'k', qemu: 'q', vmCpus: 2, vmMemMb: 3072, loadBefore: [0, 0, 0], loadAfter: [0, 0, 0], durationS: 60, notes: [] });
+    expect(md).toContain('| host lock held |');
+    expect(md).toMatch(/\| warm \| 1000 \(1000-1000\) \|.*\| 120 \(120-120\) \|/);
+    expect(md).toContain('| host lock held (each) |');
+    expect(md).toContain('| 160 (120-200) ms |');
   });
   it('scale: 16 at once must all enumerate within 3 x one', () => {
     const sample = (n: number, ms: number, ok = true) => ({ n, run: 1, preTotalMs: ms, postTotalMs: 1, allEnumerated: ok, quirkFallbacks: 0, failed: [], pre: [], post: [] });

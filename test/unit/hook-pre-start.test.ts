@@ -149,6 +149,19 @@ describe('preStart and the mapping', () => {
     expect(readdirSync(join(root, 'run'))).toEqual([]);
   });
 
+  it('marks when the host lock is taken and given back, for the timing only, apart from the checkpoints', async () => {
+    const { deps, events } = setup(answeringMapping);
+    const marks: string[] = [];
+    deps.mark = (name) => {
+      marks.push(name);
+      events.push(`mark ${name}`);
+    };
+    await failure(preStart(deps, 100));
+    expect(marks).toEqual(['lock-acquired', 'lock-released']);
+    expect(events.indexOf('mark lock-acquired')).toBe(events.indexOf('lock') + 1);
+    expect(events.indexOf('mark lock-released')).toBe(events.indexOf('unlock') + 1);
+  });
+
   it('refuses a hard-linked image before any effect', async () => {
     const { deps, events, root } = setup(answeringMapping);
     linkSync(join(root, 'images/stick.img'), join(root, 'images/other-name.img'));
