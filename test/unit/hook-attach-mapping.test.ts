@@ -6,6 +6,7 @@ import { startFakePve, type FakePve } from '../fake-pve/index.js';
 import { ProxmoxClient } from '../../src/proxmox/client.js';
 import { attachMapping } from '../../src/hook/passthrough.js';
 import { createLogger } from '../../src/hook/log.js';
+import { GadgetError } from '../../src/errors.js';
 import type { Settings } from '../../src/settings/types.js';
 
 const SECRET = '0b6a3b6e-9f43-4d5e-8a1b-2c3d4e5f6a7b';
@@ -38,8 +39,9 @@ describe('attachMapping (the detached helper)', () => {
   it('without the per-mapping grant (a VM never enabled) it fails naming the command that grants it', async () => {
     // the role install.sh creates: Mapping.Modify on /mapping/usb, Mapping.Use only where enable granted it
     const { run } = await setup({ ostype: 'l26', machine: 'q35' }, { '/mapping/usb': ['Mapping.Modify'], '/mapping/usb/usb-gadget-200': ['Mapping.Use'] });
-    const err = await run().catch((e: unknown) => e as { toLine(): string });
-    expect(err.toLine()).toMatch(/Permission check failed \(\/mapping\/usb\/usb-gadget-100, Mapping\.Use\).*fix: run 'pve-usb-gadget enable 100 --image <image>' as root/);
+    const err: unknown = await run().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(GadgetError);
+    expect((err as GadgetError).toLine()).toMatch(/Permission check failed \(\/mapping\/usb\/usb-gadget-100, Mapping\.Use\).*fix: run 'pve-usb-gadget enable 100 --image <image>' as root/);
     expect(fake!.vm(100).config.usb0).toBeUndefined();
   });
 
