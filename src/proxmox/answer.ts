@@ -70,7 +70,10 @@ export function toClusterVms(rows: Row[]): ClusterVm[] {
     }));
 }
 
-/** The config's options; PVE sends the digest among them, and options as strings or numbers (anything else is kept as its text). */
+/**
+ * The config's options; PVE sends the digest among them. Options come as strings or numbers; anything
+ * else (PVE sends none) is kept as its text.
+ */
 export function toVmConfig(r: Row): VmConfig {
   const config: Record<string, ConfigValue> = {};
   let digest = '';
