@@ -1,9 +1,9 @@
 /**
- * Turns what proxmox-api and the pinned fetch (./tls.ts) throw into ProxmoxApiError. proxmox-api
- * reports HTTP errors as plain Errors whose text is
- * "<METHOD> <url> return Error <status> <statusText>: <json>" (400/401/500) or
- * "<METHOD> <url> connection failed with <status> <statusText> return: <json>" (others); network errors
- * as "FaILED to call <METHOD> <url> ..." with the fetch's error (node:https/OpenSSL code) as `cause`.
+ * Turns a failed request into ProxmoxApiError from what the request came to, as our fetch saw it
+ * (./transport.ts records each attempt): PVE's answer (status, status line, content type, and the JSON
+ * body's `message` and per-parameter `errors`), or the error the fetch threw (an abort, or a
+ * node:https/OpenSSL `code` somewhere in its cause chain). proxmox-api's own error texts are never read:
+ * they are prose built from these same facts, and matching them tied us to its wording (and its typo).
  */
 import {
   ProxmoxApiError,
@@ -12,6 +12,7 @@ import {
   type NotFoundTarget,
   type ProxmoxErrorKind,
 } from './errors.js';
+import { isRecord } from './answer.js';
 
 export interface RequestContext {
   method: string;
@@ -44,7 +45,7 @@ const TLS_CODES = new Set([
 interface HttpFailure {
   status: number;
   statusText: string;
-  body: { message?: unknown; errors?: unknown } | undefined;
+  body: Record<string, unknown> | undefined;
 }
 
 export function redact(text: string, secret: string | undefined): string {
@@ -53,23 +54,41 @@ export function redact(text: string, secret: string | undefined): string {
   return out;
 }
 
-export function toProxmoxApiError(err: unknown, ctx: RequestContext): ProxmoxApiError {
-  if (err instanceof ProxmoxApiError) return err;
+/** The content type PVE answers with; proxmox-api refuses any other but none and octet-stream. */
+export const PVE_JSON = 'application/json;charset=UTF-8';
+
+/** An HTTP answer as the fetch received it, body read whole. */
+export interface Answer {
+  status: number;
+  statusText: string;
+  /** the Content-Type header; null when there is none (pveproxy's bare 401 and 501 answers) */
+  contentType: string | null;
+  body: string;
+}
+
+/** PVE's (or something else's) answer to a request that proxmox-api then failed. */
+export function fromAnswer(answer: Answer, ctx: RequestContext): ProxmoxApiError {
   const request = `${ctx.method} ${ctx.path}`;
-  const text = err instanceof Error ? err.message : String(err);
-
-  const http = parseHttpFailure(text);
-  if (http) return fromHttp(http, ctx, request);
-
-  const contentType = /unexpected contentType "([^"]*)" status Line:(\d+)/.exec(text);
-  if (contentType) {
+  const type = answer.contentType;
+  // proxmox-api rejects these whatever the status: something other than pveproxy answered
+  if (type && type !== PVE_JSON && type !== 'application/octet-stream') {
     return make('server', ctx, request, {
-      message: `Proxmox API ${request} answered HTTP ${contentType[2]} with content type '${contentType[1]}' instead of PVE's JSON`,
-      status: Number(contentType[2]),
+      message: `Proxmox API ${request} answered HTTP ${answer.status} with content type '${type}' instead of PVE's JSON`,
+      status: answer.status,
       fix: 'api.url must point at pveproxy itself (https://<host>:8006), not at a web page or another proxy',
     });
   }
+  const body = type === PVE_JSON ? jsonObject(answer.body) : undefined;
+  return fromHttp({ status: answer.status, statusText: answer.statusText, body }, ctx, request);
+}
 
+/**
+ * What a request that got no HTTP answer threw (the fetch's error): an abort is proxmox-api's timeout,
+ * a certificate code is tls, anything else is unreachable (with the OS code when there is one).
+ */
+export function toProxmoxApiError(err: unknown, ctx: RequestContext): ProxmoxApiError {
+  if (err instanceof ProxmoxApiError) return err;
+  const request = `${ctx.method} ${ctx.path}`;
   const network = networkCause(err);
   if (network.aborted) {
     const secs = ctx.timeoutMs ? ` within ${Math.round(ctx.timeoutMs / 1000)} s` : '';
@@ -81,33 +100,28 @@ export function toProxmoxApiError(err: unknown, ctx: RequestContext): ProxmoxApi
       errno: network.code,
     });
   }
-  if (network.code || /FaILED to call|fetch failed/i.test(text)) {
-    return make('unreachable', ctx, request, {
-      message: `Proxmox API ${request}: cannot connect${network.detail ? ` (${network.detail})` : ''}`,
-      errno: network.code,
-    });
-  }
+  return make('unreachable', ctx, request, {
+    message: `Proxmox API ${request}: cannot connect${network.detail ? ` (${network.detail})` : ''}`,
+    errno: network.code,
+  });
+}
+
+/** A failure before anything was sent (no fetch was called): not PVE's doing, reported as it is. */
+export function notSent(err: unknown, ctx: RequestContext): ProxmoxApiError {
+  if (err instanceof ProxmoxApiError) return err;
+  const request = `${ctx.method} ${ctx.path}`;
+  const text = err instanceof Error ? err.message : String(err);
   return make('server', ctx, request, { message: `Proxmox API ${request} failed: ${text}` });
 }
 
-/** Status, status text and JSON body out of a proxmox-api HTTP error message, if it is one. */
-export function parseHttpFailure(text: string): HttpFailure | undefined {
-  const head = /^\S+ \S+ (?:return Error|connection failed with) (\d{3}) /.exec(text);
-  if (!head) return undefined;
-  const rest = text.slice(head[0].length);
-  // the JSON body is the suffix; the status text before it may itself contain ": {"
-  for (let i = rest.indexOf('{'); i >= 0; i = rest.indexOf('{', i + 1)) {
-    const before = rest.slice(0, i);
-    if (!before.endsWith(': ')) continue;
-    try {
-      const body = JSON.parse(rest.slice(i)) as HttpFailure['body'];
-      const statusText = before.slice(0, -2).replace(/ return$/, '');
-      return { status: Number(head[1]), statusText, body: typeof body === 'object' && body ? body : undefined };
-    } catch {
-      // not the body yet: keep looking
-    }
+/** PVE's error body, {"data": null, "message": ..., "errors": {...}}; undefined when it is not JSON. */
+function jsonObject(text: string): HttpFailure['body'] {
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return isRecord(parsed) ? parsed : undefined;
+  } catch {
+    return undefined;
   }
-  return { status: Number(head[1]), statusText: rest.trim(), body: undefined };
 }
 
 function fromHttp(h: HttpFailure, ctx: RequestContext, request: string): ProxmoxApiError {
@@ -177,7 +191,8 @@ function networkCause(err: unknown): { code?: string; detail?: string; aborted: 
     const e = queue.shift();
     if (typeof e !== 'object' || e === null || seen.has(e)) continue;
     seen.add(e);
-    const rec = e as { name?: unknown; code?: unknown; message?: unknown; cause?: unknown; errors?: unknown };
+    if (!isRecord(e)) continue;
+    const rec = e;
     if (rec.name === 'AbortError' || rec.name === 'TimeoutError') aborted = true;
     if (typeof rec.code === 'string') {
       found.push({ code: rec.code, detail: typeof rec.message === 'string' ? rec.message : undefined });
@@ -193,7 +208,7 @@ function networkCause(err: unknown): { code?: string; detail?: string; aborted: 
 }
 
 function stringRecord(v: unknown): Record<string, string> | undefined {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return undefined;
+  if (!isRecord(v)) return undefined;
   const out: Record<string, string> = {};
   for (const [k, val] of Object.entries(v)) out[k] = typeof val === 'string' ? val : JSON.stringify(val);
   return Object.keys(out).length ? out : undefined;

@@ -1,17 +1,31 @@
 /**
  * The Proxmox API as the hook and CLI use it: token auth, TLS pinned to the cluster CA, typed errors.
- * Built on proxmox-api, which (1) retries a request once when fetch throws, POST included, and
- * (2) rejects any answer whose content type is not exactly application/json;charset=UTF-8.
- * Creating a mapping is therefore written to be safe when the POST reached PVE but its answer was lost.
+ * Built on proxmox-api (through ./transport.ts), which (1) retries a request once when fetch throws,
+ * POST included, and (2) rejects any answer whose content type is not exactly
+ * application/json;charset=UTF-8. Creating a mapping is therefore written to be safe when the POST
+ * reached PVE but its answer was lost. Answers come back as `unknown` and are read by ./answer.ts.
  */
-import { proxmoxApi, type Proxmox } from 'proxmox-api';
 import { ProxmoxApiError } from './errors.js';
-import { toProxmoxApiError } from './classify.js';
+import { ApiTransport, type Send } from './transport.js';
+import {
+  recordOf,
+  rowsOf,
+  toClusterVms,
+  toMapping,
+  toNode,
+  toPermissions,
+  toStorageEntry,
+  toStorageStatus,
+  toTaskStatus,
+  toVersion,
+  toVmConfig,
+  toVmStatus,
+  toVolumeInfo,
+} from './answer.js';
 import { createPinnedFetch } from './tls.js';
 import { isTokenSecret, parseApiUrl, parseNodeName, parseTokenId } from '../values/proxmox-ids.js';
 import type {
   ClusterVm,
-  ConfigValue,
   ProxmoxClientOptions,
   PveVersion,
   StorageEntry,
@@ -31,15 +45,14 @@ const OPTION_RE = /^[a-z][a-z0-9_-]*$/;
 const STORAGE_ID_RE = /^[A-Za-z][A-Za-z0-9._-]*[A-Za-z0-9]$/;
 
 type Params = Record<string, unknown>;
-type Call<T> = (params?: Params) => Promise<T>;
 
 export class ProxmoxClient {
   readonly url: string;
   readonly tokenId: string;
   readonly timeoutMs: number;
-  // private fields: kept out of util.inspect / JSON of the client (the engine holds the auth header)
+  // private fields: kept out of util.inspect / JSON of the client (the transport holds the secret)
   readonly #secret: string;
-  readonly #api: Proxmox.Api;
+  readonly #api: ApiTransport;
   readonly #close?: () => Promise<void>;
 
   constructor(opts: ProxmoxClientOptions) {
@@ -64,15 +77,7 @@ export class ProxmoxClient {
       fetch = pinned.fetch;
       this.#close = pinned.close;
     }
-    this.#api = proxmoxApi({
-      host: url.hostname,
-      port: url.port ? Number(url.port) : undefined,
-      schema: 'https',
-      tokenID: this.tokenId,
-      tokenSecret: secret,
-      queryTimeout: this.timeoutMs,
-      fetch: fetch as never,
-    });
+    this.#api = new ApiTransport({ url, tokenId: this.tokenId, secret, timeoutMs: this.timeoutMs, fetch });
   }
 
   /** Closes keep-alive connections of the pinned fetch (not of a fetch passed in). */
@@ -80,45 +85,31 @@ export class ProxmoxClient {
     await this.#close?.();
   }
 
-  version(): Promise<PveVersion> {
-    return this.#call('GET', '/version', () => this.#api.version.$get() as Promise<PveVersion>);
+  async version(): Promise<PveVersion> {
+    return toVersion(await this.#record('GET', '/version', (api) => api.version.$get()));
   }
 
   async listNodes(): Promise<{ node: string; status: string }[]> {
-    const rows = await this.#call('GET', '/nodes', () => this.#api.nodes.$get());
-    return rows.map((r) => ({ node: String(r.node), status: String(r.status) }));
+    return (await this.#rows('GET', '/nodes', (api) => api.nodes.$get())).map(toNode);
   }
 
   /** VMs the token may see (VM.Audit), from /cluster/resources. */
   async listVms(): Promise<ClusterVm[]> {
-    const rows = (await this.#call('GET', '/cluster/resources', () =>
-      this.#api.cluster.resources.$get({ type: 'vm' }),
-    )) as unknown as Record<string, unknown>[];
-    return rows
-      .filter((r) => r.type === 'qemu')
-      .map((r) => ({
-        vmid: Number(r.vmid),
-        node: String(r.node),
-        name: typeof r.name === 'string' ? r.name : undefined,
-        status: typeof r.status === 'string' ? r.status : undefined,
-        template: r.template === 1 || r.template === true,
-      }));
+    return toClusterVms(await this.#rows('GET', '/cluster/resources', (api) => api.cluster.resources.$get({ type: 'vm' })));
   }
 
   /** The config with pending changes applied (as the GUI shows it); `current` gives the running values. */
   async getVmConfig(node: string, vmid: number, opts: { current?: boolean } = {}): Promise<VmConfig> {
     const path = this.#vmPath(node, vmid, 'config');
-    const get = this.#api.nodes.$(node).qemu.$(vmid).config.$get as unknown as Call<Record<string, ConfigValue>>;
-    const raw = await this.#call('GET', path, () => get(opts.current ? { current: true } : undefined));
-    const { digest, ...config } = raw;
-    return { config, digest: String(digest ?? '') };
+    const params = opts.current ? { current: true } : undefined;
+    return toVmConfig(await this.#record('GET', path, (api) => api.nodes.$(node).qemu.$(vmid).config.$get(params)));
   }
 
   /** PUT: synchronous; resolves once PVE wrote the config (waits up to 10 s for the config lock). */
   async updateVmConfig(node: string, vmid: number, set: Record<string, string>, opts: UpdateOptions = {}): Promise<void> {
     const path = this.#vmPath(node, vmid, 'config');
-    const put = this.#api.nodes.$(node).qemu.$(vmid).config.$put as unknown as Call<null>;
-    await this.#call('PUT', path, () => put(this.#updateParams(set, opts)));
+    const params = this.#updateParams(set, opts);
+    await this.#api.request('PUT', path, (api) => api.nodes.$(node).qemu.$(vmid).config.$put(params));
   }
 
   /** POST: asynchronous; returns the task's UPID (lock and apply errors end up in the task, see getTaskStatus). */
@@ -129,8 +120,8 @@ export class ProxmoxClient {
     opts: UpdateOptions = {},
   ): Promise<string | null> {
     const path = this.#vmPath(node, vmid, 'config');
-    const post = this.#api.nodes.$(node).qemu.$(vmid).config.$post as unknown as Call<string | null>;
-    const upid = await this.#call('POST', path, () => post(this.#updateParams(set, opts)));
+    const params = this.#updateParams(set, opts);
+    const upid = await this.#api.request('POST', path, (api) => api.nodes.$(node).qemu.$(vmid).config.$post(params));
     return typeof upid === 'string' ? upid : null;
   }
 
@@ -138,34 +129,16 @@ export class ProxmoxClient {
     checkNode(node, (m) => this.#local('bad-request', m));
     if (!/^UPID:[^\s/]+$/.test(upid)) throw this.#local('bad-request', `not a task id: '${upid}'`);
     const path = `/nodes/${node}/tasks/${upid}/status`;
-    const raw = (await this.#call('GET', path, () =>
-      this.#api.nodes.$(node).tasks.$(upid).status.$get(),
-    )) as unknown as Record<string, unknown>;
-    return {
-      upid,
-      status: String(raw.status),
-      exitstatus: typeof raw.exitstatus === 'string' ? raw.exitstatus : undefined,
-    };
+    return toTaskStatus(upid, await this.#record('GET', path, (api) => api.nodes.$(node).tasks.$(upid).status.$get()));
   }
 
   async getVmStatus(node: string, vmid: number): Promise<VmStatus> {
     const path = this.#vmPath(node, vmid, 'status/current');
-    const raw = (await this.#call('GET', path, () =>
-      this.#api.nodes.$(node).qemu.$(vmid).status.current.$get(),
-    )) as unknown as Record<string, unknown>;
-    return {
-      status: String(raw.status),
-      qmpstatus: typeof raw.qmpstatus === 'string' ? raw.qmpstatus : undefined,
-      name: typeof raw.name === 'string' ? raw.name : undefined,
-      lock: typeof raw.lock === 'string' ? raw.lock : undefined,
-      uptime: typeof raw.uptime === 'number' ? raw.uptime : undefined,
-    };
+    return toVmStatus(await this.#record('GET', path, (api) => api.nodes.$(node).qemu.$(vmid).status.current.$get()));
   }
 
   async listUsbMappings(): Promise<UsbMapping[]> {
-    const rows = (await this.#call('GET', '/cluster/mapping/usb', () =>
-      this.#api.cluster.mapping.usb.$get(),
-    )) as unknown as Record<string, unknown>[];
+    const rows = await this.#rows('GET', '/cluster/mapping/usb', (api) => api.cluster.mapping.usb.$get());
     return rows.map((r) => toMapping(String(r.id), r));
   }
 
@@ -173,10 +146,7 @@ export class ProxmoxClient {
   async getUsbMapping(id: string): Promise<UsbMapping | undefined> {
     const path = this.#mappingPath(id);
     try {
-      const raw = (await this.#call('GET', path, () =>
-        this.#api.cluster.mapping.usb.$(id).$get(),
-      )) as Record<string, unknown>;
-      return toMapping(id, raw);
+      return toMapping(id, await this.#record('GET', path, (api) => api.cluster.mapping.usb.$(id).$get()));
     } catch (err) {
       if (err instanceof ProxmoxApiError && err.notFound?.type === 'mapping') return undefined;
       throw err;
@@ -188,12 +158,10 @@ export class ProxmoxClient {
    * request retried by proxmox-api after a lost answer: success. Any other existing mapping is a conflict.
    */
   async createUsbMapping(m: { id: string; map: string[]; description?: string }): Promise<void> {
-    const path = '/cluster/mapping/usb';
     this.#mappingPath(m.id);
-    const params: Params = { id: m.id, map: m.map, description: m.description };
-    const post = this.#api.cluster.mapping.usb.$post as unknown as Call<null>;
+    const params = { id: m.id, map: m.map, description: m.description };
     try {
-      await this.#call('POST', path, () => post(params));
+      await this.#api.request('POST', '/cluster/mapping/usb', (api) => api.cluster.mapping.usb.$post(params));
     } catch (err) {
       if (!(err instanceof ProxmoxApiError && err.kind === 'conflict')) throw err;
       const now = await this.getUsbMapping(m.id);
@@ -210,48 +178,38 @@ export class ProxmoxClient {
     change: { map: string[]; description?: string; digest?: string; delete?: string[] },
   ): Promise<void> {
     const path = this.#mappingPath(id);
-    const put = this.#api.cluster.mapping.usb.$(id).$put as unknown as Call<null>;
-    const params: Params = {
+    const params = {
       map: change.map,
       description: change.description,
       digest: change.digest,
       delete: change.delete?.length ? change.delete.join(',') : undefined,
     };
-    await this.#call('PUT', path, () => put(params));
+    await this.#api.request('PUT', path, (api) => api.cluster.mapping.usb.$(id).$put(params));
   }
 
   /** Deleting a mapping that does not exist succeeds (PVE's behaviour). */
   async deleteUsbMapping(id: string): Promise<void> {
     const path = this.#mappingPath(id);
-    await this.#call('DELETE', path, () => this.#api.cluster.mapping.usb.$(id).$delete());
+    await this.#api.request('DELETE', path, (api) => api.cluster.mapping.usb.$(id).$delete());
   }
 
   /** Effective privileges of this token: { path: { privilege: propagate(0|1) } }. */
   async getPermissions(aclPath?: string): Promise<Record<string, Record<string, number>>> {
-    const get = this.#api.access.permissions.$get as unknown as Call<Record<string, Record<string, number>>>;
-    return this.#call('GET', '/access/permissions', () => get(aclPath ? { path: aclPath } : undefined));
+    const params = aclPath ? { path: aclPath } : undefined;
+    return toPermissions(await this.#record('GET', '/access/permissions', (api) => api.access.permissions.$get(params)));
   }
 
   /** GET /storage: the storage definitions this token may see (Datastore.Audit or .AllocateSpace each). */
   async listStorages(): Promise<StorageEntry[]> {
-    const rows = (await this.#call('GET', '/storage', () => this.#api.storage.$get())) as unknown as Record<string, unknown>[];
-    return rows.map(toStorageEntry);
+    return (await this.#rows('GET', '/storage', (api) => api.storage.$get())).map(toStorageEntry);
   }
 
   /** GET /nodes/{node}/storage/{storage}/status: is the storage enabled and active on that node. */
   async getStorageStatus(node: string, storage: string): Promise<StorageStatus> {
     checkNode(node, (m) => this.#local('bad-request', m));
     if (!STORAGE_ID_RE.test(storage)) throw this.#local('bad-request', `not a storage id: '${storage}'`);
-    const raw = (await this.#call('GET', `/nodes/${node}/storage/${storage}/status`, () =>
-      this.#api.nodes.$(node).storage.$(storage).status.$get(),
-    )) as unknown as Record<string, unknown>;
-    return {
-      type: String(raw.type ?? ''),
-      active: raw.active === 1 || raw.active === true,
-      enabled: raw.enabled === undefined ? true : raw.enabled === 1 || raw.enabled === true,
-      shared: raw.shared === 1 || raw.shared === true,
-      content: String(raw.content ?? '').split(',').filter(Boolean),
-    };
+    const path = `/nodes/${node}/storage/${storage}/status`;
+    return toStorageStatus(await this.#record('GET', path, (api) => api.nodes.$(node).storage.$(storage).status.$get()));
   }
 
   /**
@@ -264,9 +222,8 @@ export class ProxmoxClient {
     const m = /^([A-Za-z][A-Za-z0-9._-]*[A-Za-z0-9]):([^\s]+)$/.exec(volid);
     if (!m?.[1]) throw this.#local('bad-request', `not a volume id: '${volid}'`);
     const storage = m[1];
-    const get = this.#api.nodes.$(node).storage.$(storage).content.$(volid).$get as unknown as Call<Record<string, unknown>>;
-    const raw = await this.#call('GET', `/nodes/${node}/storage/${storage}/content/${volid}`, () => get());
-    return { path: String(raw.path ?? ''), format: String(raw.format ?? ''), size: Number(raw.size ?? 0) };
+    const path = `/nodes/${node}/storage/${storage}/content/${volid}`;
+    return toVolumeInfo(await this.#record('GET', path, (api) => api.nodes.$(node).storage.$(storage).content.$(volid).$get()));
   }
 
   #updateParams(set: Record<string, string>, opts: UpdateOptions): Params {
@@ -297,18 +254,14 @@ export class ProxmoxClient {
     return `/cluster/mapping/usb/${id}`;
   }
 
-  async #call<T>(method: string, path: string, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      throw toProxmoxApiError(err, {
-        method,
-        path,
-        tokenId: this.tokenId,
-        secret: this.#secret,
-        timeoutMs: this.timeoutMs,
-      });
-    }
+  /** A request whose answer is one object. */
+  async #record(method: string, path: string, send: Send): Promise<Record<string, unknown>> {
+    return recordOf(await this.#api.request(method, path, send), `${method} ${path}`);
+  }
+
+  /** A request whose answer is a list of objects. */
+  async #rows(method: string, path: string, send: Send): Promise<Record<string, unknown>[]> {
+    return rowsOf(await this.#api.request(method, path, send), `${method} ${path}`);
   }
 
   #local(kind: 'auth' | 'bad-request', message: string, key?: string): ProxmoxApiError {
@@ -323,30 +276,6 @@ export class ProxmoxClient {
 
 function checkNode(node: string, fail: (m: string) => Error): void {
   if (!parseNodeName(node).ok) throw fail(`not a node name: '${node}'`);
-}
-
-function toMapping(id: string, raw: Record<string, unknown>): UsbMapping {
-  const map = Array.isArray(raw.map) ? raw.map.map(String) : typeof raw.map === 'string' ? [raw.map] : [];
-  return {
-    id,
-    map,
-    description: typeof raw.description === 'string' ? raw.description : undefined,
-    digest: typeof raw.digest === 'string' ? raw.digest : undefined,
-  };
-}
-
-function toStorageEntry(r: Record<string, unknown>): StorageEntry {
-  const list = (v: unknown) => (typeof v === 'string' ? v.split(/[,;\s]+/).filter(Boolean) : []);
-  const nodes = list(r.nodes);
-  return {
-    storage: String(r.storage ?? ''),
-    type: String(r.type ?? ''),
-    shared: r.shared === 1 || r.shared === true || r.shared === '1',
-    nodes: nodes.length > 0 ? nodes : undefined,
-    disabled: r.disable === 1 || r.disable === true || r.disable === '1',
-    content: list(r.content),
-    path: typeof r.path === 'string' ? r.path : undefined,
-  };
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {

@@ -146,7 +146,7 @@ export function createPinnedFetch(caPem: string, opts: PinnedFetchOptions = {}):
             },
             body: null,
             text: async () => text,
-            json: async () => JSON.parse(text) as unknown,
+            json: async (): Promise<unknown> => JSON.parse(text),
           });
         });
       });
