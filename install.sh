@@ -123,12 +123,13 @@ node_ok() { # node >= 18.20; `node --version` answers before the JavaScript engi
   [[ $v =~ ^v([0-9]+)\.([0-9]+)\. ]] || return 1
   ((BASH_REMATCH[1] > 18 || (BASH_REMATCH[1] == 18 && BASH_REMATCH[2] >= 20)))
 }
-# The CLI for its `setup` commands: the installed one, else (--print-settings, or --uninstall after it
-# went) the one next to install.sh. 127 when there is neither, or no Node to run it.
+# The CLI for its `setup` commands: the one next to install.sh, of the same release (what install copies
+# to $CLI; an --uninstall from a newer tarball than the installed one still finds the commands it calls),
+# else the installed one. 127 when there is neither, or no Node to run it.
 cli() {
-  if [[ $MODE != print-settings && -x $CLI ]]; then "$CLI" "$@"
-  elif [[ -f $SRC_DIR/dist/cli.cjs ]] && node_ok; then node "$SRC_DIR/dist/cli.cjs" "$@"
-  else warn "cannot run pve-usb-gadget $*: no $CLI, and no node >= 18.20 for $SRC_DIR/dist/cli.cjs"; return 127
+  if [[ -f $SRC_DIR/dist/cli.cjs ]] && node_ok; then node "$SRC_DIR/dist/cli.cjs" "$@"
+  elif [[ -x $CLI ]]; then "$CLI" "$@"
+  else warn "cannot run pve-usb-gadget $*: no node >= 18.20 for $SRC_DIR/dist/cli.cjs, and no $CLI"; return 127
   fi
 }
 # Runs a setup command (src/cli/setup*.ts) and reads its lines (setup-report.ts): "changed: " goes to the

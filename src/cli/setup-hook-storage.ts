@@ -26,7 +26,7 @@ export interface HookStoragePlan {
 /** Pure: can `id` hold the hook, and what has to change for it. */
 export function planHookStorage(storages: StorageConfig, id: string): HookStoragePlan {
   const def = storages.get(id);
-  if (!def) throw new SetupError(`storage '${id}' not found in ${STORAGE_CFG} (--storage)`, { key: 'storage', path: STORAGE_CFG, fix: 'name a storage of `pvesm status`' });
+  if (!def) throw new SetupError(`storage '${id}' not found (--storage)`, { key: 'storage', path: STORAGE_CFG, fix: 'name a storage of `pvesm status`' });
   const snippetsDir = contentDirectory(def, 'snippets');
   if (snippetsDir === undefined) {
     throw new SetupError(`storage '${id}' (type ${def.type}) keeps no files: the hook script needs a directory storage`, {

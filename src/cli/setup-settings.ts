@@ -6,7 +6,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { createHash } from 'node:crypto';
-import { posix } from 'node:path';
+import { posix, resolve } from 'node:path';
 import { DEFAULT_SETTINGS_PATH } from '../settings/load.js';
 import { DEFAULT_API_URL, DEFAULT_CA_FILE, parseSettings } from '../settings/parse.js';
 import { nodeStateGet, nodeStateSet } from './setup-records.js';
@@ -82,8 +82,9 @@ export function registerSetupSettings(setup: Command, deps: () => SetupDeps, set
         controllers: o.controllers,
         api: o.api ? { url: o.apiUrl, tokenId: o.tokenId, secretFile: o.secretFile, caFile: o.caFile } : undefined,
       };
-      const text = renderSettings(d.fs.readText(o.template), inputs, o.template);
+      const template = resolve(o.template);
+      const text = renderSettings(d.fs.readText(template), inputs, template);
       if (o.print) return void process.stdout.write(text);
-      writeSettings(d, { path: settingsPath() ?? DEFAULT_SETTINGS_PATH, text, template: o.template, hostname: shortHostname() });
+      writeSettings(d, { path: settingsPath() ?? DEFAULT_SETTINGS_PATH, text, template, hostname: shortHostname() });
     });
 }

@@ -30,7 +30,8 @@ describe('planHookStorage', () => {
   });
   it('refuses a storage that is not there or keeps no files, naming storage.cfg', () => {
     expect(() => planHookStorage(storages, 'nope')).toThrow(SetupError);
-    expect(() => planHookStorage(storages, 'nope')).toThrow(/storage 'nope' not found in \/etc\/pve\/storage.cfg \(--storage\)/);
+    expect(() => planHookStorage(storages, 'nope')).toThrow(expect.objectContaining({ path: '/etc/pve/storage.cfg', key: 'storage' }));
+    expect(() => planHookStorage(storages, 'nope')).toThrow(/storage 'nope' not found \(--storage\)/);
     expect(() => planHookStorage(storages, 'local-lvm')).toThrow(/type lvmthin\) keeps no files/);
   });
 });
