@@ -8,7 +8,7 @@
 import type { Command } from 'commander';
 import { SetupError } from '../errors.js';
 import { run } from '../host/exec.js';
-import { readStorageConfig, STORAGE_CFG, type StorageConfig } from '../storage/storage-config.js';
+import { availableOn, readStorageConfig, STORAGE_CFG, type StorageConfig } from '../storage/storage-config.js';
 import { contentDirectory } from '../storage/storage-dirs.js';
 import { addClusterRecord, clusterRecords, removeClusterRecord } from './setup-records.js';
 import type { SetupDeps } from './setup-report.js';
@@ -23,10 +23,14 @@ export interface HookStoragePlan {
   addSnippets?: string;
 }
 
-/** Pure: can `id` hold the hook, and what has to change for it. */
-export function planHookStorage(storages: StorageConfig, id: string): HookStoragePlan {
+/** Pure: can `id` hold the hook for `node`'s VMs, and what has to change for it. */
+export function planHookStorage(storages: StorageConfig, id: string, node: string): HookStoragePlan {
   const def = storages.get(id);
   if (!def) throw new SetupError(`storage '${id}' not found (--storage)`, { key: 'storage', path: STORAGE_CFG, fix: 'name a storage of `pvesm status`' });
+  // qemu-server resolves the hookscript volume on the VM's node at every start
+  if (!availableOn(def, node)) {
+    throw new SetupError(`storage '${id}' is disabled or not available on node ${node}`, { key: 'storage', path: STORAGE_CFG, fix: `enable it for ${node} (Datacenter > Storage), or use another --storage` });
+  }
   const snippetsDir = contentDirectory(def, 'snippets');
   if (snippetsDir === undefined) {
     throw new SetupError(`storage '${id}' (type ${def.type}) keeps no files: the hook script needs a directory storage`, {
@@ -41,7 +45,7 @@ export function planHookStorage(storages: StorageConfig, id: string): HookStorag
 }
 
 export async function enableHookStorage(deps: SetupDeps, id: string): Promise<void> {
-  const plan = planHookStorage(readStorageConfig(deps.fs), id);
+  const plan = planHookStorage(readStorageConfig(deps.fs), id, deps.node);
   if (plan.addSnippets !== undefined) {
     await run(deps.exec, 'pvesm', ['set', id, '--content', plan.addSnippets], `add snippets to the content of storage ${id} (Datacenter > Storage), then run install.sh again`);
     addClusterRecord(deps.fs, `${RECORD}${id}`);

@@ -21,6 +21,8 @@ export interface SetupDeps {
   fs: HostFs;
   exec: Exec;
   report: SetupReport;
+  /** this node's name, as install.sh names it (hostname -s) */
+  node: string;
 }
 
 export function printReport(out: (s: string) => void, err: (s: string) => void): SetupReport {

@@ -12,7 +12,6 @@ import { DEFAULT_API_URL, DEFAULT_CA_FILE, parseSettings } from '../settings/par
 import { nodeStateGet, nodeStateSet } from './setup-records.js';
 import type { SetupDeps } from './setup-report.js';
 import { renderSettings, type SettingsInputs } from './setup-settings-render.js';
-import { shortHostname } from './setup-uninstall-check.js';
 
 /** what install.sh creates (its TOKEN_ID and SECRET) */
 export const INSTALL_TOKEN_ID = 'pve-usb-gadget@pve!hook';
@@ -28,10 +27,9 @@ export interface WriteSettings {
   text: string;
   /** named in the warning about an edited file */
   template: string;
-  hostname: string;
 }
 
-export function writeSettings(deps: Pick<SetupDeps, 'fs' | 'report'>, o: WriteSettings): void {
+export function writeSettings(deps: Pick<SetupDeps, 'fs' | 'report' | 'node'>, o: WriteSettings): void {
   const { fs, report } = deps;
   const sum = sha256(o.text);
   const now = fs.readTextIfExists(o.path);
@@ -41,7 +39,7 @@ export function writeSettings(deps: Pick<SetupDeps, 'fs' | 'report'>, o: WriteSe
     if (nowSum !== nodeStateGet(fs, SUM_KEY)) return report.warn(`${o.path} was edited by hand: left as it is (compare with ${o.template})`);
   }
   // what the hook will load: a bad value (an option, or the template) stops here, before the file is replaced
-  parseSettings(o.text, o.path, o.hostname);
+  parseSettings(o.text, o.path, deps.node);
   fs.mkdir(posix.dirname(o.path), { recursive: true, mode: 0o755 });
   fs.writeAtomic(o.path, o.text, 0o644);
   nodeStateSet(fs, SUM_KEY, sum);
@@ -85,6 +83,6 @@ export function registerSetupSettings(setup: Command, deps: () => SetupDeps, set
       const template = resolve(o.template);
       const text = renderSettings(d.fs.readText(template), inputs, template);
       if (o.print) return void process.stdout.write(text);
-      writeSettings(d, { path: settingsPath() ?? DEFAULT_SETTINGS_PATH, text, template, hostname: shortHostname() });
+      writeSettings(d, { path: settingsPath() ?? DEFAULT_SETTINGS_PATH, text, template });
     });
 }

@@ -6,7 +6,6 @@
  * Only this node's VMs: the hook file is removed on this node only.
  */
 import type { Command } from 'commander';
-import { hostname } from 'node:os';
 import { ConflictError } from '../errors.js';
 import { clusterVms, type ClusterVm } from '../host/cluster-vms.js';
 import { DEFAULT_PVE_CONFIG_DIR as PVE_CONFIG_DIR } from '../settings/parse.js';
@@ -20,8 +19,8 @@ export function hookUsers(vms: readonly ClusterVm[], node: string): number[] {
 }
 
 /** Throws while VMs use the hook, unless forced (then it only warns). */
-export function uninstallCheck(deps: Pick<SetupDeps, 'fs' | 'report'>, o: { node: string; force: boolean }): void {
-  const users = hookUsers(clusterVms(deps.fs, PVE_CONFIG_DIR), o.node);
+export function uninstallCheck(deps: Pick<SetupDeps, 'fs' | 'report' | 'node'>, o: { force: boolean }): void {
+  const users = hookUsers(clusterVms(deps.fs, PVE_CONFIG_DIR), deps.node);
   if (users.length === 0) return deps.report.ok('no VM on this node uses the hook');
   const list = users.join(' ');
   if (o.force) return deps.report.warn(`VMs on this node still use the hook: ${list} (--force: their starts fail until 'pve-usb-gadget disable <vmid>')`);
@@ -32,13 +31,10 @@ export function uninstallCheck(deps: Pick<SetupDeps, 'fs' | 'report'>, o: { node
   });
 }
 
-/** hostname -s, as install.sh names this node in the cluster records. */
-export const shortHostname = (): string => hostname().split('.')[0] ?? hostname();
-
 export function registerUninstallCheck(setup: Command, deps: () => SetupDeps): void {
   setup
     .command('uninstall-check')
     .description('fail (exit 1) while VMs of this node still use the hook script; --force only warns')
     .option('--force', 'only warn: those VMs will not start until disabled')
-    .action((o: { force?: boolean }) => uninstallCheck(deps(), { node: shortHostname(), force: o.force === true }));
+    .action((o: { force?: boolean }) => uninstallCheck(deps(), { force: o.force === true }));
 }

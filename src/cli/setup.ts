@@ -5,6 +5,7 @@
  * pass fakes. Their output is the line format of setup-report.ts, which install.sh's setup_cli reads.
  */
 import type { Command } from 'commander';
+import { hostname } from 'node:os';
 import { nodeHostFs } from '../apply/host-fs.js';
 import { execaExec } from '../host/exec.js';
 import { registerHookStorage } from './setup-hook-storage.js';
@@ -16,6 +17,7 @@ const hostSetupDeps = (): SetupDeps => ({
   fs: nodeHostFs('/'),
   exec: execaExec,
   report: printReport((s) => process.stdout.write(s), (s) => process.stderr.write(s)),
+  node: hostname().split('.')[0] || hostname(),
 });
 
 export function registerSetupCommands(program: Command): void {

@@ -10,7 +10,8 @@ import { fakePvesm, recordingReport, setupDeps } from './setup-fakes.js';
 import { tmpRoot, type TmpRoot } from './tmp-root.js';
 
 const CFG = 'dir: local\n\tpath /var/lib/vz\n\tcontent iso,vztmpl,backup\n\nlvmthin: local-lvm\n\tthinpool data\n\tvgname pve\n\tcontent rootdir,images\n\n' +
-  'nfs: nas\n\texport /x\n\tserver 10.0.0.9\n\tcontent snippets,iso\n\tcontent-dirs snippets=hooks\n\ndir: bare\n\tpath /srv/bare/\n';
+  'nfs: nas\n\texport /x\n\tserver 10.0.0.9\n\tcontent snippets,iso\n\tcontent-dirs snippets=hooks\n\ndir: bare\n\tpath /srv/bare/\n\n' +
+  'dir: elsewhere\n\tpath /srv/e\n\tnodes pve2,pve3\n\ndir: off\n\tpath /srv/off\n\tdisable\n';
 
 let t: TmpRoot | undefined;
 afterEach(() => t?.remove());
@@ -24,15 +25,18 @@ function node(cfg = CFG): TmpRoot {
 describe('planHookStorage', () => {
   const storages = parseStorageConfig(CFG);
   it('adds snippets to the content list as written, only when missing, and names the folder', () => {
-    expect(planHookStorage(storages, 'local')).toEqual({ snippetsDir: '/var/lib/vz/snippets', addSnippets: 'iso,vztmpl,backup,snippets' });
-    expect(planHookStorage(storages, 'nas')).toEqual({ snippetsDir: '/mnt/pve/nas/hooks' });
-    expect(planHookStorage(storages, 'bare')).toEqual({ snippetsDir: '/srv/bare/snippets', addSnippets: 'snippets' });
+    expect(planHookStorage(storages, 'local', 'pve1')).toEqual({ snippetsDir: '/var/lib/vz/snippets', addSnippets: 'iso,vztmpl,backup,snippets' });
+    expect(planHookStorage(storages, 'nas', 'pve1')).toEqual({ snippetsDir: '/mnt/pve/nas/hooks' });
+    expect(planHookStorage(storages, 'bare', 'pve1')).toEqual({ snippetsDir: '/srv/bare/snippets', addSnippets: 'snippets' });
   });
   it('refuses a storage that is not there or keeps no files, naming storage.cfg', () => {
-    expect(() => planHookStorage(storages, 'nope')).toThrow(SetupError);
-    expect(() => planHookStorage(storages, 'nope')).toThrow(expect.objectContaining({ path: '/etc/pve/storage.cfg', key: 'storage' }));
-    expect(() => planHookStorage(storages, 'nope')).toThrow(/storage 'nope' not found \(--storage\)/);
-    expect(() => planHookStorage(storages, 'local-lvm')).toThrow(/type lvmthin\) keeps no files/);
+    expect(() => planHookStorage(storages, 'nope', 'pve1')).toThrow(SetupError);
+    expect(() => planHookStorage(storages, 'nope', 'pve1')).toThrow(expect.objectContaining({ path: '/etc/pve/storage.cfg', key: 'storage' }));
+    expect(() => planHookStorage(storages, 'nope', 'pve1')).toThrow(/storage 'nope' not found \(--storage\)/);
+    expect(() => planHookStorage(storages, 'local-lvm', 'pve1')).toThrow(/type lvmthin\) keeps no files/);
+    expect(() => planHookStorage(storages, 'elsewhere', 'pve1')).toThrow("storage 'elsewhere' is disabled or not available on node pve1");
+    expect(planHookStorage(storages, 'elsewhere', 'pve2').snippetsDir).toBe('/srv/e/snippets');
+    expect(() => planHookStorage(storages, 'off', 'pve1')).toThrow(/is disabled or not available/);
   });
 });
 

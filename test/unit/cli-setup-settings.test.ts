@@ -61,7 +61,7 @@ describe('writeSettings', () => {
   const PATH = '/etc/pve-usb-gadget/settings.ini';
   const write = (text: string) => {
     const report = recordingReport();
-    writeSettings({ fs: (t as TmpRoot).fs, report }, { path: PATH, text, template: '/src/templates/settings.ini', hostname: 'pve1' });
+    writeSettings({ fs: (t as TmpRoot).fs, report, node: 'pve1' }, { path: PATH, text, template: '/src/templates/settings.ini' });
     return report.lines;
   };
 

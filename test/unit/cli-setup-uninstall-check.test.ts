@@ -32,7 +32,7 @@ describe('setup uninstall-check', () => {
     const report = recordingReport();
     const err = (() => {
       try {
-        uninstallCheck({ fs: cluster().fs, report }, { node: 'pve1', force: false });
+        uninstallCheck({ fs: cluster().fs, report, node: 'pve1' }, { force: false });
       } catch (e) {
         return e;
       }
@@ -44,12 +44,12 @@ describe('setup uninstall-check', () => {
 
   it('only warns with --force, and says so when no VM uses it', () => {
     const report = recordingReport();
-    uninstallCheck({ fs: cluster().fs, report }, { node: 'pve1', force: true });
+    uninstallCheck({ fs: cluster().fs, report, node: 'pve1' }, { force: true });
     expect(report.lines).toEqual([expect.stringMatching(/^WARNING: VMs on this node still use the hook: 100 103 \(--force/)]);
     t?.remove();
     t = tmpRoot('pvug-setup-check-');
     const none = recordingReport();
-    uninstallCheck({ fs: t.fs, report: none }, { node: 'pve1', force: false });
+    uninstallCheck({ fs: t.fs, report: none, node: 'pve1' }, { force: false });
     expect(none.lines).toEqual(['ok: no VM on this node uses the hook']);
   });
 });

@@ -37,5 +37,5 @@ export function fakePvesm(t: TmpRoot, calls: string[], fail = false): Exec {
 }
 
 export function setupDeps(t: TmpRoot, exec: Exec, report: SetupReport): SetupDeps {
-  return { fs: t.fs, exec, report };
+  return { fs: t.fs, exec, report, node: 'pve1' };
 }
