@@ -126,6 +126,30 @@ node_ok() { # node >= 18.20; `node --version` answers before the JavaScript engi
   [[ $v =~ ^v([0-9]+)\.([0-9]+)\. ]] || return 1
   ((BASH_REMATCH[1] > 18 || (BASH_REMATCH[1] == 18 && BASH_REMATCH[2] >= 20)))
 }
+# The CLI for its `setup` commands: the one next to install.sh, of the same release (what install copies
+# to $CLI; an --uninstall from a newer tarball than the installed one still finds the commands it calls),
+# else the installed one. 127 when there is neither, or no Node to run it.
+cli() {
+  if [[ -f $SRC_DIR/dist/cli.cjs ]] && node_ok; then node "$SRC_DIR/dist/cli.cjs" "$@"
+  elif [[ -x $CLI ]]; then "$CLI" "$@"
+  else warn "cannot run pve-usb-gadget $*: no node >= 18.20 for $SRC_DIR/dist/cli.cjs, and no $CLI"; return 127
+  fi
+}
+# Runs a setup command (src/cli/setup*.ts) and reads its lines (setup-report.ts): "changed: " goes to the
+# summary, "ok: " is said, "snippets-dir: " sets SNIPPETS_DIR; its warnings and errors reach stderr as they are.
+cli_report() {
+  local out rc=0 l
+  out=$(cli "$@") || rc=$?
+  while IFS= read -r l; do
+    case $l in
+      'changed: '*) done_ "${l#changed: }" ;;
+      'ok: '*) say "${l#ok: }" ;;
+      'snippets-dir: '*) SNIPPETS_DIR=${l#snippets-dir: } ;;
+      ?*) say "$l" ;;
+    esac
+  done <<<"$out"
+  return "$rc"
+}
 secure_boot_on() {
   if command -v mokutil >/dev/null; then mokutil --sb-state 2>/dev/null | grep -q 'SecureBoot enabled' && return 0 || return 1; fi
   local f=/sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c
@@ -210,24 +234,17 @@ install_file() { # install_file SRC DEST: 0755, root, replaced atomically; says 
   done_ "installed $2"
 }
 
-storage_content() { # the content list of storage $1 from storage.cfg
-  awk -v id="$1" '/^[a-z]+: / { cur = ($2 == id) } cur && $1 == "content" { print $2 }' /etc/pve/storage.cfg
-}
-
+# the storage: in storage.cfg, keeping files, with the snippets content type (enabled and recorded for
+# --uninstall when missing; src/cli/setup-hook-storage.ts); then the hook file in its snippets folder
 install_hook() {
-  grep -Eq "^[a-z]+: $STORAGE\$" /etc/pve/storage.cfg || die "storage '$STORAGE' not found in /etc/pve/storage.cfg (--storage)"
-  local content
-  content=$(storage_content "$STORAGE")
-  if [[ ,$content, != *,snippets,* ]]; then
-    pvesm set "$STORAGE" --content "${content:+$content,}snippets" || die "pvesm set $STORAGE --content ... failed"
-    cluster_state_add "snippets:$STORAGE"
-    done_ "enabled the snippets content type on storage $STORAGE"
-  fi
+  SNIPPETS_DIR=''
+  cli_report setup hook-storage --storage "$STORAGE" || die "storage $STORAGE cannot hold the hook script (see above)"
+  [[ $SNIPPETS_DIR == /* ]] || die "pve-usb-gadget setup hook-storage named no snippets folder for storage $STORAGE"
   HOOKSCRIPT="$STORAGE:snippets/$HOOK_NAME"
-  HOOK_PATH=$(pvesm path "$HOOKSCRIPT") || die "pvesm path $HOOKSCRIPT failed"
-  if [[ ! -d $(dirname "$HOOK_PATH") ]]; then
-    mkdir -p "$(dirname "$HOOK_PATH")"
-    state_set "$NODE_STATE" snippets_dir_created "$(dirname "$HOOK_PATH")"
+  HOOK_PATH=$SNIPPETS_DIR/$HOOK_NAME
+  if [[ ! -d $SNIPPETS_DIR ]]; then
+    mkdir -p "$SNIPPETS_DIR"
+    state_set "$NODE_STATE" snippets_dir_created "$SNIPPETS_DIR"
   fi
   install_file "$SRC_DIR/dist/hook.cjs" "$HOOK_PATH"
   printf '%s\n' "$HOOKSCRIPT" >"$HOOKSCRIPT_FILE"
@@ -371,44 +388,17 @@ ensure_api_access() {
   : >"$CLUSTER_DIR/nodes/$(hostname -s)"
 }
 
-render_settings() {
-  local out=$1
-  {
-    printf '; written by pve-usb-gadget install.sh; edit freely: install.sh only rewrites it while unchanged\n'
-    if ((API)); then
-      sed -e 's|^;\[api\]$|[api]|' -e "s|^;url = .*|url = $API_URL|" -e "s|^;token_id = .*|token_id = $TOKEN_ID|" \
-        -e "s|^;secret_file = .*|secret_file = $SECRET|" -e "s|^;ca_file = .*|ca_file = $CA_FILE|" \
-        -e "s|^controllers = .*|controllers = $CONTROLLERS|" "$SRC_DIR/templates/settings.ini"
-    else
-      sed -e "s|^controllers = .*|controllers = $CONTROLLERS|" "$SRC_DIR/templates/settings.ini"
-    fi
-  } >"$out"
-  grep -q "^controllers = $CONTROLLERS\$" "$out" || die "templates/settings.ini has no 'controllers =' line"
-  if ((API)); then
-    grep -qxF "token_id = $TOKEN_ID" "$out" && grep -qx '\[api\]' "$out" || die "templates/settings.ini has no ';[api]' block to fill in"
-  fi
+# The settings file (src/cli/setup-settings.ts): templates/settings.ini with the [api] block and the
+# controllers filled in; rewritten only while it is what install.sh last wrote.
+settings_args() {
+  SETTINGS_ARGS=(--template "$SRC_DIR/templates/settings.ini" --controllers "$CONTROLLERS")
+  if ((API)); then SETTINGS_ARGS+=(--api-url "$API_URL" --ca-file "$CA_FILE" --token-id "$TOKEN_ID" --secret-file "$SECRET")
+  else SETTINGS_ARGS+=(--no-api); fi
 }
 
 write_settings() {
-  mkdir -p "$ETC" && chmod 0755 "$ETC"
-  local tmp=$SETTINGS.tmp.$$ sum
-  render_settings "$tmp"
-  chmod 0644 "$tmp"
-  sum=$(sha256sum <"$tmp" | cut -d' ' -f1)
-  if [[ -f $SETTINGS ]]; then
-    local now
-    now=$(sha256sum <"$SETTINGS" | cut -d' ' -f1)
-    if [[ $now == "$sum" ]]; then rm -f "$tmp"; say "$SETTINGS is up to date"; return; fi
-    if [[ $now != "$(state_get "$NODE_STATE" settings_sha256)" ]]; then
-      rm -f "$tmp"
-      warn "$SETTINGS was edited by hand: left as it is (compare with $SRC_DIR/templates/settings.ini)"
-      return
-    fi
-  fi
-  "$CLI" --settings "$tmp" status >/dev/null || { rm -f "$tmp"; die "the settings file install.sh wrote does not load (see above)"; }
-  mv "$tmp" "$SETTINGS"
-  state_set "$NODE_STATE" settings_sha256 "$sum"
-  done_ "wrote $SETTINGS"
+  settings_args
+  cli_report --settings "$SETTINGS" setup settings "${SETTINGS_ARGS[@]}" || die "$SETTINGS could not be written (see above)"
 }
 
 # what both install and --kernel-module do first: checks, dist/, node, the CLI
@@ -461,10 +451,7 @@ do_install() {
 # Mapping.Use on each VM's own mapping (earlier releases had it on all of /mapping/usb): the existing
 # mappings of ours get it, grants whose mapping is gone are removed (src/cli/mapping-acl.ts)
 ensure_mapping_acls() {
-  local out l
-  out=$("$CLI" setup mapping-acls) || die "pve-usb-gadget setup mapping-acls failed (see above)"
-  while IFS= read -r l; do [[ -n $l ]] && done_ "$l"; done <<<"$out"
-  return 0
+  cli_report setup mapping-acls || die "pve-usb-gadget setup mapping-acls failed (see above)"
 }
 
 # vzdump's node-wide hook (/etc/vzdump.conf script:): copies each VM's stick beside its backup. An
@@ -488,16 +475,11 @@ uninstall_vzdump_hook() { # before the CLI goes: it puts the admin's previous sc
 
 do_uninstall() {
   preflight
-  local users=() f
-  for f in /etc/pve/qemu-server/*.conf; do
-    [[ -f $f ]] || continue
-    # main section only (snapshots follow the first [..] line)
-    awk '/^\[/ { exit } /^hookscript: .*:snippets\/'"$HOOK_NAME"'$/ { found = 1 } END { exit !found }' "$f" \
-      && users+=("$(basename "$f" .conf)")
-  done
-  if ((${#users[@]})) && ((!FORCE)); then
-    die "VMs on this node still use the hook: ${users[*]}; run 'pve-usb-gadget disable <vmid>' for each (or --force: their starts would then fail)"
-  fi
+  # which VMs of this node still name the hook as hookscript (src/cli/setup-uninstall-check.ts): it fails
+  # unless --force; without a CLI or Node (an uninstall run again) there is no hook left to check for
+  local force=() rc
+  ((FORCE)) && force=(--force)
+  cli_report setup uninstall-check "${force[@]}" || { rc=$?; ((rc == 127)) || exit 1; }
   local live=(/sys/kernel/config/usb_gadget/pvug-*)
   [[ ! -e ${live[0]} ]] || ((FORCE)) || die "sticks are live (${live[*]##*/}): stop those VMs first (or --force)"
 
@@ -508,13 +490,6 @@ do_uninstall() {
   snippets=$(state_get "$NODE_STATE" snippets_dir_created)
   [[ -n $snippets ]] && rmdir "$snippets" 2>/dev/null || true
   uninstall_vzdump_hook
-  # while the CLI is there: no token removal or role deletion removes the ACL entries naming them
-  if cluster_parts_go && cluster_has token && [[ -f $CLI ]]; then
-    local out l
-    out=$("$CLI" setup mapping-acls --remove) || warn "could not remove the per-mapping ACLs (see above): pveum acl list shows them"
-    while IFS= read -r l; do [[ -n $l ]] && done_ "$l"; done <<<"$out"
-  fi
-  [[ -f $CLI ]] && rm -f "$CLI" && done_ "removed $CLI"
   [[ -f $MODPROBE_CONF ]] && rm -f "$MODPROBE_CONF" && done_ "removed $MODPROBE_CONF"
   if [[ -d /sys/module/dummy_hcd && $(cat /sys/module/dummy_hcd/taint 2>/dev/null) == *O* ]]; then
     modprobe -r dummy_hcd 2>/dev/null || warn "could not unload dummy_hcd (in use)"
@@ -541,6 +516,8 @@ do_uninstall() {
   fi
   [[ -d /run/pve-usb-gadget ]] && rm -rf /run/pve-usb-gadget
   uninstall_cluster_parts
+  # the CLI goes after the cluster parts, which run its setup commands
+  [[ -f $CLI ]] && rm -f "$CLI" && done_ "removed $CLI"
   local pkgs
   pkgs=$(state_get "$NODE_STATE" packages)
   [[ -d $ETC ]] && rm -rf "$ETC" && done_ "removed $ETC (settings)"
@@ -557,22 +534,19 @@ do_uninstall() {
   ((${#DONE[@]})) || printf '  (nothing was installed)\n'
 }
 
-# the nodes other than this one that still use the cluster-wide parts
-other_nodes() { ls "$CLUSTER_DIR/nodes" 2>/dev/null | grep -vxF "$(hostname -s)" | tr '\n' ' ' || true; }
-# whether this uninstall removes the API user, token and roles
-cluster_parts_go() { [[ -d $CLUSTER_DIR ]] && { [[ -z $(other_nodes) ]] || ((PURGE_CLUSTER)); }; }
-
 uninstall_cluster_parts() {
   [[ -d $CLUSTER_DIR ]] || return 0
-  local others
-  others=$(other_nodes)
   rm -f "$CLUSTER_DIR/nodes/$(hostname -s)"
+  local others
+  others=$(ls "$CLUSTER_DIR/nodes" 2>/dev/null | tr '\n' ' ')
   if [[ -n $others ]] && ((!PURGE_CLUSTER)); then
     say "kept the API user, token, roles and secret: nodes $others still use them (--purge-cluster removes them)"
     return
   fi
   local p
   if cluster_has token; then
+    # each VM mapping's grant (src/cli/mapping-acl.ts): removing the token or the role leaves ACL lines
+    cli_report setup mapping-acls --remove || warn "could not remove the per-mapping ACLs (see above): pveum acl list shows them"
     for p in "${ACL_PATHS[@]}"; do pveum acl delete "$p" --tokens "$TOKEN_ID" --roles "$ROLE" 2>/dev/null || true; done
     pveum user token remove "$API_USER" "$TOKEN_NAME" 2>/dev/null && done_ "removed API token $TOKEN_ID"
   fi
@@ -582,27 +556,14 @@ uninstall_cluster_parts() {
   fi
   cluster_has role && pveum role delete "$ROLE" && done_ "removed role $ROLE"
   cluster_has use-role && pveum role delete "$USE_ROLE" && done_ "removed role $USE_ROLE"
-  local line storage content
-  while read -r line; do
-    [[ $line == snippets:* ]] || continue
-    storage=${line#snippets:}
-    local dir
-    dir=$(dirname "$(pvesm path "$storage:snippets/x" 2>/dev/null)" 2>/dev/null || true)
-    if [[ -n $dir && -n $(ls -A "$dir" 2>/dev/null) ]]; then
-      say "kept the snippets content type on $storage: $dir holds other files"; continue
-    fi
-    content=$(storage_content "$storage" | tr ',' '\n' | grep -vx snippets | paste -sd, -)
-    pvesm set "$storage" --content "$content" && done_ "disabled the snippets content type on $storage again"
-    [[ -n $dir ]] && rmdir "$dir" 2>/dev/null || true
-  done <"$CLUSTER_STATE"
+  # the snippets content type, where install.sh added it and the folder is empty again (src/cli/setup-hook-storage.ts)
+  cli_report setup hook-storage --undo || warn "could not take the snippets content type off again: see the snippets: lines of $CLUSTER_STATE"
   rm -rf "$CLUSTER_DIR" && done_ "removed $CLUSTER_DIR (token secret)"
 }
 
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
 case $MODE in
   install) do_install ;;
   kernel-module) do_kernel_module ;;
   uninstall) do_uninstall ;;
-  print-settings) render_settings "$WORK/settings.ini" && cat "$WORK/settings.ini" ;;
+  print-settings) settings_args && cli setup settings "${SETTINGS_ARGS[@]}" --print ;;
 esac

@@ -87,3 +87,6 @@ export class MediaError extends GadgetError {}
 
 /** A snapshot, rollback or snapshot removal (src/snapshot/) refused before anything changed, or failed. */
 export class SnapshotError extends GadgetError {}
+
+/** A step of setting up or removing pve-usb-gadget on a node (`pve-usb-gadget setup ...`, run by install.sh) cannot be done. */
+export class SetupError extends GadgetError {}

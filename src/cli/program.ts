@@ -17,6 +17,7 @@ import { readNotesFile, validateVm } from './validate.js';
 import { notesLuns } from '../media/notes-luns.js';
 import { registerMediaCommand } from './media.js';
 import { registerSnapshotCommands } from './snapshot.js';
+import { registerSetupCommands } from './setup.js';
 
 const out = (lines: readonly string[]) => process.stdout.write(lines.map((l) => `${l}\n`).join(''));
 
@@ -93,5 +94,6 @@ export function program(opts: ProgramOptions = {}): Command {
   registerBackupCommands(p);
   registerMediaCommand(p);
   registerSnapshotCommands(p);
+  registerSetupCommands(p);
   return p;
 }

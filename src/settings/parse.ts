@@ -57,6 +57,7 @@ export const DEFAULT_API_URL = 'https://127.0.0.1:8006';
 export const DEFAULT_SECRET_FILE = '/etc/pve-usb-gadget/token.secret';
 export const DEFAULT_CA_FILE = '/etc/pve/pve-root-ca.pem';
 export const DEFAULT_ALLOWED_DIR = '/var/lib/vz/usb-gadget';
+export const DEFAULT_PVE_CONFIG_DIR = '/etc/pve/qemu-server';
 
 const SCHEMA = {
   api: { url: parseApiUrl, token_id: parseTokenId, secret_file: parseAbsolutePath, ca_file: parseAbsolutePath },
@@ -181,7 +182,7 @@ export function parseSettings(text: string, file: string, hostname: string): Set
     paths: {
       root: get('paths', 'root', '/'),
       stateDir: get('paths', 'state_dir', '/run/pve-usb-gadget'),
-      pveConfigDir: get('paths', 'pve_config_dir', '/etc/pve/qemu-server'),
+      pveConfigDir: get('paths', 'pve_config_dir', DEFAULT_PVE_CONFIG_DIR),
     },
   };
 }

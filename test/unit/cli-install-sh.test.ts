@@ -1,8 +1,9 @@
 // install.sh's own checks and the settings file it writes, run for real (no root needed for these):
 // the rendered templates/settings.ini must load with the hook's settings parser, so a change of the
-// template cannot silently break what the installer writes.
+// template cannot silently break what the installer writes. And where install.sh calls the CLI's setup
+// commands, that they exist and run while the CLI is there.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -13,9 +14,29 @@ import { parseSettings } from '../../src/settings/parse.js';
 const INSTALL = resolve(__dirname, '../../install.sh');
 const sh = (...args: string[]) => spawnSync('bash', [INSTALL, ...args], { encoding: 'utf8' });
 
+/**
+ * install.sh --print-settings runs the CLI next to it (dist/cli.cjs, which a checkout builds): here a
+ * copy of install.sh beside a dist/cli.cjs that runs src/cli/main.ts with tsx, so no build is needed.
+ */
+function printSettings(...args: string[]): string {
+  const dir = mkdtempSync(join(tmpdir(), 'pvug-install-'));
+  try {
+    mkdirSync(join(dir, 'dist'));
+    mkdirSync(join(dir, 'templates'));
+    copyFileSync(INSTALL, join(dir, 'install.sh'));
+    copyFileSync(resolve(__dirname, '../../templates/settings.ini'), join(dir, 'templates/settings.ini'));
+    const tsx = resolve(__dirname, '../../node_modules/.bin/tsx');
+    const main = resolve(__dirname, '../../src/cli/main.ts');
+    writeFileSync(join(dir, 'dist/cli.cjs'), `const r = require('node:child_process').spawnSync(${JSON.stringify(tsx)}, [${JSON.stringify(main)}, ...process.argv.slice(2)], { stdio: 'inherit' });\nprocess.exit(r.status ?? 1);\n`);
+    return execFileSync('bash', [join(dir, 'install.sh'), '--print-settings', ...args], { encoding: 'utf8' });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 describe('install.sh', () => {
   it('renders settings the hook loads, with the token, the cluster-wide secret and the CA', () => {
-    const text = execFileSync('bash', [INSTALL, '--print-settings', '--controllers', '12', '--api-url', 'https://127.0.0.1:8006'], { encoding: 'utf8' });
+    const text = printSettings('--controllers', '12', '--api-url', 'https://127.0.0.1:8006');
     const s = parseSettings(text, 'rendered', 'pve1');
     expect(s.api).toEqual({
       url: 'https://127.0.0.1:8006',
@@ -28,7 +49,7 @@ describe('install.sh', () => {
   });
 
   it('renders settings without [api] for --no-api', () => {
-    const s = parseSettings(execFileSync('bash', [INSTALL, '--print-settings', '--no-api'], { encoding: 'utf8' }), 'rendered', 'pve1');
+    const s = parseSettings(printSettings('--no-api'), 'rendered', 'pve1');
     expect(s.api).toBeUndefined();
     expect(s.modules.controllers).toBe(8);
   });
@@ -57,8 +78,10 @@ describe('install.sh and the CLI agree', () => {
     const text = readFileSync(INSTALL, 'utf8');
     const install = text.slice(text.indexOf('do_install() {'), text.indexOf('# --- uninstall'));
     expect(install.indexOf('write_settings\n')).toBeLessThan(install.indexOf('ensure_mapping_acls\n'));
-    const uninstall = text.slice(text.indexOf('do_uninstall() {'));
-    expect(uninstall.indexOf('setup mapping-acls --remove')).toBeLessThan(uninstall.indexOf('rm -f "$CLI"'));
+    const uninstall = text.slice(text.indexOf('do_uninstall() {'), text.indexOf('uninstall_cluster_parts() {'));
+    expect(uninstall.indexOf('uninstall_cluster_parts\n')).toBeLessThan(uninstall.indexOf('rm -f "$CLI"'));
+    const cluster = text.slice(text.indexOf('uninstall_cluster_parts() {'));
+    expect(cluster.indexOf('setup mapping-acls --remove')).toBeLessThan(cluster.indexOf('pveum user token remove'));
   });
   it('enables the hook file name the CLI sets as hookscript', () => {
     expect(readFileSync(INSTALL, 'utf8')).toContain(`readonly HOOK_NAME=${HOOK_FILE_NAME}\n`);
@@ -77,6 +100,34 @@ describe('install.sh and the CLI agree', () => {
     const cli = readFileSync(resolve(__dirname, '../../src/cli/backup.ts'), 'utf8');
     expect(cli).toContain(".command('install-hook')");
     expect(cli).toContain(".command('uninstall-hook')");
+  });
+
+  it('runs the setup commands while the CLI is installed, and reads their lines', () => {
+    const text = readFileSync(INSTALL, 'utf8');
+    const install = text.slice(text.indexOf('do_install() {'), text.indexOf('# --- uninstall'));
+    expect(install.indexOf('prepare_node\n')).toBeLessThan(install.indexOf('install_hook\n'));
+    expect(text).toContain('cli_report setup hook-storage --storage "$STORAGE"');
+    expect(text).toContain('cli_report --settings "$SETTINGS" setup settings "${SETTINGS_ARGS[@]}"');
+    const uninstall = text.slice(text.indexOf('do_uninstall() {'));
+    // the check comes before anything is removed; the CLI goes after the cluster parts, which --undo the storage
+    expect(uninstall.indexOf('cli_report setup uninstall-check')).toBeLessThan(uninstall.indexOf('rm -f "$hook"'));
+    expect(uninstall.indexOf('uninstall_cluster_parts\n')).toBeLessThan(uninstall.indexOf('rm -f "$CLI"'));
+    expect(text.slice(text.indexOf('uninstall_cluster_parts() {'))).toContain('cli_report setup hook-storage --undo');
+    const setup = readFileSync(resolve(__dirname, '../../src/cli/setup.ts'), 'utf8');
+    for (const f of ['setup-settings', 'setup-hook-storage', 'setup-uninstall-check']) expect(setup).toContain(`from './${f}.js'`);
+    const fn = (name: string) => text.match(new RegExp(`^${name}\\(\\) \\{[\\s\\S]*?^\\}$`, 'm'))?.[0] ?? '';
+    const script = `set -euo pipefail\nsay() { echo "say $*"; }\nwarn() { echo "warn $*"; }\nDONE=()\ndone_() { DONE+=("$*"); say "$*"; }
+cli() { printf 'changed: enabled x\\nok: up to date\\nsnippets-dir: /var/lib/vz/snippets\\nother line\\n'; return 3; }
+${fn('cli_report')}
+rc=0; cli_report setup x || rc=$?
+echo "rc=$rc dir=$SNIPPETS_DIR done=\${DONE[*]}"`;
+    expect(execFileSync('bash', ['-c', script], { encoding: 'utf8' }).split('\n')).toEqual([
+      'say enabled x',
+      'say up to date',
+      'say other line',
+      'rc=3 dir=/var/lib/vz/snippets done=enabled x',
+      '',
+    ]);
   });
 
   it("tells a compressed module's scheduler every time, whatever the pipe timing (no grep -q under pipefail)", () => {
