@@ -134,8 +134,8 @@ export function renderMarkdown(sum: Summary, m: Machine): string {
     }
     out.push('');
     if (sum.latency.variants.length > 0) {
-      out.push('Other builds of the hook, warm, interleaved with the shipped one (ms):', '', ...head(['build', 'pre-start', 'start-up (to main)', 'post-stop']));
-      for (const v of sum.latency.variants) out.push(row([v.name, s(v.pre, 0), s(v.startup, 0), s(v.post, 0)]));
+      out.push('Other builds of the hook, warm, interleaved with the shipped one (ms):', '', ...head(['build', 'pre-start', 'start-up (to main)', 'host lock held', 'post-stop']));
+      for (const v of sum.latency.variants) out.push(row([v.name, s(v.pre, 0), s(v.startup, 0), s(v.lockHeld, 0), s(v.post, 0)]));
       out.push('');
     }
   }

@@ -104,7 +104,13 @@ export function summarizeLatency(raw: LatencyRaw) {
   const names = [...new Set((raw.variants ?? []).map((v) => v.name))];
   const variants = names.map((name) => {
     const v = (raw.variants ?? []).filter((x) => x.name === name);
-    return { name, pre: stat(v.map((x) => x.pre.ms)), post: stat(v.map((x) => x.post.ms)), startup: stat(v.map((x) => x.pre.timing?.main ?? Number.NaN)) };
+    return {
+      name,
+      pre: stat(v.map((x) => x.pre.ms)),
+      post: stat(v.map((x) => x.post.ms)),
+      startup: stat(v.map((x) => x.pre.timing?.main ?? Number.NaN)),
+      lockHeld: stat(v.map((x) => lockHeldMs(x.pre.timing))),
+    };
   });
   return { modes, floor: { nodeEmpty: stat(raw.floor.nodeEmpty), bundleLoad: stat(raw.floor.bundleLoad) }, variants };
 }
