@@ -219,28 +219,17 @@ export async function runInVm(opts: RunInVmOptions): Promise<VmRun> {
     ...shares.flatMap((s) => ['-virtfs', virtfs(s.hostPath, s.tag, s.readOnly ?? false)]),
   ];
 
-  const started = Date.now();
-  const child = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let consoleText = '';
-  const onData = (chunk: Buffer): void => {
-    const text = chunk.toString('utf8');
-    consoleText += text;
-    opts.onConsole?.(text);
-    if (process.env.PVUG_VM_CONSOLE === '1') process.stderr.write(text);
-  };
-  child.stdout.on('data', onData);
-  child.stderr.on('data', onData);
-
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    child.kill('SIGKILL');
-  }, timeoutMs);
-  const qemuExit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done, fail) => {
-    child.on('error', fail);
-    child.on('close', (code, signal) => done({ code, signal }));
-  }).finally(() => clearTimeout(timer));
+  const started = Date.now();
+  let boot = await bootOnce(args, opts, timeoutMs);
+  // QEMU's TCG occasionally runs a stale translation of kernel text the kernel is patching at boot
+  // (static keys, "Oops: int3" in an early initcall): the kernel dies before the job's script exists.
+  // Nothing of the test ran, so one more boot is the same test, not a retried one.
+  if (!boot.timedOut && earlyKernelCrash(boot.consoleText) && !existsSync(join(jobDir, 'output.log'))) {
+    process.stderr.write(`runInVm: the test VM's kernel crashed while booting, before the script started (TCG); booting it once more\n`);
+    boot = await bootOnce(args, opts, timeoutMs);
+  }
+  const { qemuExit, timedOut, consoleText } = boot;
   const durationMs = Date.now() - started;
   const tail = (): string => lastLines(consoleText, CONSOLE_TAIL_LINES);
 
@@ -264,4 +253,33 @@ export async function runInVm(opts: RunInVmOptions): Promise<VmRun> {
   const output = await readFile(join(jobDir, 'output.log'), 'utf8').catch(() => '');
   const syslog = await readFile(join(jobDir, 'syslog.log'), 'utf8').catch(() => '');
   return { exitCode, console: consoleText, output, syslog, resultsDir, durationMs };
+}
+
+/** Whether the console shows the kernel dying (oops or panic). */
+export function earlyKernelCrash(consoleText: string): boolean {
+  return /\b(Oops: |Kernel panic - not syncing|BUG: )/.test(consoleText);
+}
+
+/** One QEMU run: its exit, whether it was killed at the timeout, and everything it printed. */
+async function bootOnce(args: string[], opts: RunInVmOptions, timeoutMs: number) {
+  const child = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let consoleText = '';
+  const onData = (chunk: Buffer): void => {
+    const text = chunk.toString('utf8');
+    consoleText += text;
+    opts.onConsole?.(text);
+    if (process.env.PVUG_VM_CONSOLE === '1') process.stderr.write(text);
+  };
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    child.kill('SIGKILL');
+  }, timeoutMs);
+  const qemuExit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done, fail) => {
+    child.on('error', fail);
+    child.on('close', (code, signal) => done({ code, signal }));
+  }).finally(() => clearTimeout(timer));
+  return { qemuExit, timedOut, consoleText };
 }
