@@ -138,6 +138,27 @@ echo "rc=$rc dir=$SNIPPETS_DIR kept=$CLUSTER_KEPT done=\${DONE[*]}"`;
     ]);
   });
 
+  it('takes the cluster parts away only when setup api --remove keeps nothing, and stops when it fails', () => {
+    const text = readFileSync(INSTALL, 'utf8');
+    const fn = (name: string) => text.match(new RegExp(`^${name}\\(\\) \\{[\\s\\S]*?^\\}$`, 'm'))?.[0] ?? '';
+    const dir = mkdtempSync(join(tmpdir(), 'pvug-cluster-'));
+    try {
+      const run = (api: string) =>
+        spawnSync('bash', ['-c', `set -euo pipefail\nCLUSTER_DIR=${dir} CLUSTER_STATE=${dir}/created PURGE_CLUSTER=1\nsay() { echo "say $*"; }\nwarn() { echo "warn $*"; }
+die() { echo "die $*"; exit 1; }\nDONE=()\ndone_() { DONE+=("$*"); say "$*"; }\ncli() { echo "cli $*" >&2; case $2 in api) ${api} ;; esac; }
+${fn('cli_report')}\n${fn('uninstall_cluster_parts')}\nuninstall_cluster_parts`], { encoding: 'utf8' });
+      const kept = run("echo 'ok: kept them'; echo 'cluster-kept: pve2'");
+      expect([kept.status, kept.stdout, kept.stderr]).toEqual([0, 'say kept them\n', 'cli setup api --remove --purge-cluster\n']);
+      const failed = run('return 1');
+      expect([failed.status, failed.stdout]).toEqual([1, 'die could not remove the API user, token and roles (see above); run install.sh --uninstall again\n']);
+      const last = run("echo 'changed: removed user u'");
+      expect(last.stderr).toBe('cli setup api --remove --purge-cluster\ncli setup hook-storage --undo\n');
+      expect(last.stdout).toBe(`say removed user u\nsay removed ${dir} (token secret)\n`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("tells a compressed module's scheduler every time, whatever the pipe timing (no grep -q under pipefail)", () => {
     const dir = mkdtempSync(join(tmpdir(), 'pvug-sched-'));
     try {
