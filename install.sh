@@ -18,6 +18,8 @@ readonly NODE_STATE=$ETC/installed
 readonly HOOKSCRIPT_FILE=$ETC/hookscript
 # Cluster-wide and root-only: pmxcfs shows everything under /etc/pve/priv as mode 0600 (dirs 0700),
 # owner root, and replicates it to every node, so each node's hook reads the same token secret.
+# The API user, token, roles and these names are src/cli/setup-records.ts's (`setup api`); bash keeps
+# these three for --help and --uninstall, and test/unit/cli-install-sh.test.ts checks they are equal.
 readonly CLUSTER_DIR=/etc/pve/priv/pve-usb-gadget
 readonly SECRET=$CLUSTER_DIR/token.secret
 readonly CLUSTER_STATE=$CLUSTER_DIR/created
@@ -34,17 +36,6 @@ readonly APT_CONF=/etc/apt/apt.conf.d/99pve-usb-gadget
 # the node's dummy_hcd.c files and what kernel-module last did per kernel (src/kernel/)
 readonly KERNEL_STATE=/var/lib/pve-usb-gadget
 readonly IMAGES_DIR=/var/lib/vz/usb-gadget
-readonly API_USER=pve-usb-gadget@pve
-readonly TOKEN_NAME=hook
-readonly TOKEN_ID="$API_USER!$TOKEN_NAME"
-# custom role ids must not start with "PVE" (reserved for the built-in roles)
-readonly ROLE=UsbGadget
-# = `pve-usb-gadget privileges --comma` (src/cli/privileges.ts; test/unit/cli-install-sh.test.ts checks it)
-readonly ROLE_PRIVS=Mapping.Modify,VM.Audit,VM.Config.HWType,VM.Config.Options
-readonly ACL_PATHS=(/vms /mapping/usb)
-# granted by `pve-usb-gadget enable` on each VM's own mapping only (/mapping/usb/usb-gadget-<vmid>)
-readonly USE_ROLE=UsbGadgetUse
-readonly USE_ROLE_PRIVS=Mapping.Use
 
 MODE=install API=1 API_URL=https://127.0.0.1:8006 CA_FILE=/etc/pve/pve-root-ca.pem STORAGE=local
 KERNEL_SOURCES=() TARGET_KERNEL='' BUILD_DUMMY_HCD=0 CONTROLLERS=8 SHOW_SECRET=0 KEEP_PACKAGES=0 PURGE_CLUSTER=0 FORCE=0
@@ -118,8 +109,6 @@ state_set() { # state_set FILE KEY VALUE
   { [[ -f $1 ]] && grep -v "^$2=" "$1" || true; printf '%s=%s\n' "$2" "$3"; } >"$tmp"
   mv "$tmp" "$1"
 }
-# pveum --output-format json on stdin has "KEY":"VALUE" (compact JSON); our keys and values are plain names
-json_has() { grep -Eq "\"$1\" *: *\"${2//./\\.}\""; }
 node_ok() { # node >= 18.20; `node --version` answers before the JavaScript engine starts
   local v
   v=$(node --version 2>/dev/null) || return 1
@@ -136,7 +125,8 @@ cli() {
   fi
 }
 # Runs a setup command (src/cli/setup*.ts) and reads its lines (setup-report.ts): "changed: " goes to the
-# summary, "ok: " is said, "snippets-dir: " sets SNIPPETS_DIR; its warnings and errors reach stderr as they are.
+# summary, "ok: " is said, "snippets-dir: " sets SNIPPETS_DIR, "cluster-kept: " CLUSTER_KEPT; the token
+# secret (--show-token-secret) is printed as it is; its warnings and errors reach stderr as they are.
 cli_report() {
   local out rc=0 l
   out=$(cli "$@") || rc=$?
@@ -145,6 +135,8 @@ cli_report() {
       'changed: '*) done_ "${l#changed: }" ;;
       'ok: '*) say "${l#ok: }" ;;
       'snippets-dir: '*) SNIPPETS_DIR=${l#snippets-dir: } ;;
+      'cluster-kept: '*) CLUSTER_KEPT=${l#cluster-kept: } ;;
+      'token secret (shown once, as asked): '*) printf '%s\n' "$l" ;;
       ?*) say "$l" ;;
     esac
   done <<<"$out"
@@ -335,64 +327,20 @@ write_modprobe_conf() {
   done_ "wrote $MODPROBE_CONF (num=$CONTROLLERS)"
 }
 
-cluster_state_add() {
-  mkdir -p "$CLUSTER_DIR"
-  grep -qxF "$1" "$CLUSTER_STATE" 2>/dev/null || printf '%s\n' "$1" >>"$CLUSTER_STATE"
-}
-cluster_has() { grep -qxF "$1" "$CLUSTER_STATE" 2>/dev/null; }
-
-# The role, user, privilege-separated token and ACLs, once per cluster (pveum acts cluster-wide).
-ensure_role() { # ensure_role ID PRIVS STATE_KEY
-  if pveum role list --output-format json | json_has roleid "$1"; then
-    pveum role modify "$1" --privs "$2" # replaces the list: exactly these privileges
-  else
-    pveum role add "$1" --privs "$2"
-    cluster_state_add "$3"
-    done_ "created role $1: $2"
-  fi
-}
-
+# The roles, the API user, its privilege-separated token (secret in $SECRET) and their ACLs, once per
+# cluster: pveum acts cluster-wide (src/cli/setup-api.ts, which records what it created for --uninstall)
 ensure_api_access() {
-  ensure_role "$ROLE" "$ROLE_PRIVS" role
-  ensure_role "$USE_ROLE" "$USE_ROLE_PRIVS" use-role
-  if ! pveum user list --output-format json | json_has userid "$API_USER"; then
-    pveum user add "$API_USER" --comment "pve-usb-gadget hook and CLI (API token only, no password)"
-    cluster_state_add user
-    done_ "created user $API_USER (no password: it cannot log in)"
-  fi
-  local have_token=0
-  pveum user token list "$API_USER" --output-format json | json_has tokenid "$TOKEN_NAME" && have_token=1
-  if ((have_token)) && [[ -s $SECRET ]]; then
-    say "API token $TOKEN_ID exists and its secret is in $SECRET"
-  else
-    # a token whose secret is lost is useless: replace it
-    ((have_token)) && pveum user token remove "$API_USER" "$TOKEN_NAME"
-    local json secret
-    json=$(pveum user token add "$API_USER" "$TOKEN_NAME" --privsep 1 --comment "pve-usb-gadget" --output-format json)
-    secret=$(grep -o '"value" *: *"[0-9a-f-]*"' <<<"$json" | sed 's/.*"\([0-9a-f-]*\)"$/\1/')
-    [[ $secret =~ ^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$ ]] \
-      || die "pveum user token add did not return a token secret"
-    mkdir -p "$CLUSTER_DIR"
-    (umask 077 && printf '%s\n' "$secret" >"$SECRET.tmp.$$") && chmod 600 "$SECRET.tmp.$$" && mv "$SECRET.tmp.$$" "$SECRET"
-    cluster_state_add token
-    done_ "created API token $TOKEN_ID (privilege-separated); secret stored root-only in $SECRET"
-    if ((SHOW_SECRET)); then printf 'token secret (shown once, as asked): %s\n' "$secret"; fi
-    unset secret json
-  fi
-  local p
-  for p in "${ACL_PATHS[@]}"; do
-    pveum acl modify "$p" --users "$API_USER" --roles "$ROLE"
-    pveum acl modify "$p" --tokens "$TOKEN_ID" --roles "$ROLE"
-  done
-  mkdir -p "$CLUSTER_DIR/nodes"
-  : >"$CLUSTER_DIR/nodes/$(hostname -s)"
+  local show=()
+  ((SHOW_SECRET)) && show=(--show-token-secret)
+  cli_report setup api "${show[@]}" || die "the API user, token and roles could not be set up (see above)"
 }
 
 # The settings file (src/cli/setup-settings.ts): templates/settings.ini with the [api] block and the
 # controllers filled in; rewritten only while it is what install.sh last wrote.
 settings_args() {
   SETTINGS_ARGS=(--template "$SRC_DIR/templates/settings.ini" --controllers "$CONTROLLERS")
-  if ((API)); then SETTINGS_ARGS+=(--api-url "$API_URL" --ca-file "$CA_FILE" --token-id "$TOKEN_ID" --secret-file "$SECRET")
+  # the token id and secret file: the CLI's defaults, what `setup api` creates
+  if ((API)); then SETTINGS_ARGS+=(--api-url "$API_URL" --ca-file "$CA_FILE")
   else SETTINGS_ARGS+=(--no-api); fi
 }
 
@@ -534,28 +482,16 @@ do_uninstall() {
   ((${#DONE[@]})) || printf '  (nothing was installed)\n'
 }
 
+# Once the last node goes (or with --purge-cluster): what install.sh created in the cluster. `setup api
+# --remove` drops this node's marker, then the per-mapping grants, token, user, roles and ACLs the
+# records name (src/cli/setup-api.ts), or says `cluster-kept:` while other nodes still use them.
 uninstall_cluster_parts() {
   [[ -d $CLUSTER_DIR ]] || return 0
-  rm -f "$CLUSTER_DIR/nodes/$(hostname -s)"
-  local others
-  others=$(ls "$CLUSTER_DIR/nodes" 2>/dev/null | tr '\n' ' ')
-  if [[ -n $others ]] && ((!PURGE_CLUSTER)); then
-    say "kept the API user, token, roles and secret: nodes $others still use them (--purge-cluster removes them)"
-    return
-  fi
-  local p
-  if cluster_has token; then
-    # each VM mapping's grant (src/cli/mapping-acl.ts): removing the token or the role leaves ACL lines
-    cli_report setup mapping-acls --remove || warn "could not remove the per-mapping ACLs (see above): pveum acl list shows them"
-    for p in "${ACL_PATHS[@]}"; do pveum acl delete "$p" --tokens "$TOKEN_ID" --roles "$ROLE" 2>/dev/null || true; done
-    pveum user token remove "$API_USER" "$TOKEN_NAME" 2>/dev/null && done_ "removed API token $TOKEN_ID"
-  fi
-  if cluster_has user; then
-    for p in "${ACL_PATHS[@]}"; do pveum acl delete "$p" --users "$API_USER" --roles "$ROLE" 2>/dev/null || true; done
-    pveum user delete "$API_USER" && done_ "removed user $API_USER"
-  fi
-  cluster_has role && pveum role delete "$ROLE" && done_ "removed role $ROLE"
-  cluster_has use-role && pveum role delete "$USE_ROLE" && done_ "removed role $USE_ROLE"
+  local purge=()
+  ((PURGE_CLUSTER)) && purge=(--purge-cluster)
+  CLUSTER_KEPT=''
+  cli_report setup api --remove "${purge[@]}" || die "could not remove the API user, token and roles (see above); run install.sh --uninstall again"
+  [[ -z $CLUSTER_KEPT ]] || return 0
   # the snippets content type, where install.sh added it and the folder is empty again (src/cli/setup-hook-storage.ts)
   cli_report setup hook-storage --undo || warn "could not take the snippets content type off again: see the snippets: lines of $CLUSTER_STATE"
   rm -rf "$CLUSTER_DIR" && done_ "removed $CLUSTER_DIR (token secret)"

@@ -12,6 +12,7 @@ import type { Exec } from '../ports/exec.js';
 import { mappingName, vmidOfMapping } from '../proxmox/mapping.js';
 import { parseTokenId } from '../values/proxmox-ids.js';
 import { mappingAclPath, ROLES } from './privileges.js';
+import { pveumRows } from './pveum-json.js';
 
 /** Only VMs' own mappings (usb-gadget-<vmid>) are ever named: the path is built here from the vmid. */
 export interface MappingAclTool {
@@ -31,25 +32,10 @@ function vmidOfAclPath(path: string): number | undefined {
   return vmid !== undefined && mappingAclPath(mappingName(vmid)) === path ? vmid : undefined;
 }
 
-/** One row of `pveum acl list --output-format json` (API2/ACL.pm read_acl). */
-interface AclRow {
-  path?: unknown;
-  type?: unknown;
-  ugid?: unknown;
-  roleid?: unknown;
-}
-
-/** The VMs whose mapping the token has the use role on, from `pveum acl list` JSON. */
+/** The VMs whose mapping the token has the use role on, from `pveum acl list` JSON (API2/ACL.pm read_acl rows). */
 export function grantedVmids(json: string, tokenId: string): number[] {
-  let rows: unknown;
-  try {
-    rows = JSON.parse(json);
-  } catch {
-    throw new CommandError('pveum acl list printed no JSON', { fix: 'run pveum acl list --output-format json and report what it prints' });
-  }
-  if (!Array.isArray(rows)) throw new CommandError('pveum acl list printed no list', { fix: 'run pveum acl list --output-format json and report what it prints' });
   const out = new Set<number>();
-  for (const r of rows as AclRow[]) {
+  for (const r of pveumRows(json, 'acl list')) {
     if (r.type !== 'token' || r.ugid !== tokenId || r.roleid !== ROLES.use || typeof r.path !== 'string') continue;
     const vmid = vmidOfAclPath(r.path);
     if (vmid !== undefined) out.add(vmid);

@@ -13,6 +13,17 @@ export const SETUP_ETC = '/etc/pve-usb-gadget';
 export const NODE_STATE = `${SETUP_ETC}/installed`;
 export const CLUSTER_DIR = '/etc/pve/priv/pve-usb-gadget';
 export const CLUSTER_STATE = `${CLUSTER_DIR}/created`;
+/** one empty file per node that installed with the API: the last one to uninstall removes the cluster parts */
+export const NODES_DIR = `${CLUSTER_DIR}/nodes`;
+
+// What install.sh creates once per cluster (setup-api.ts), named here only: install.sh keeps a bash copy
+// of SECRET_FILE, CLUSTER_DIR and CLUSTER_STATE for its help and --uninstall (cli-install-sh.test.ts
+// checks they are equal); the other names it no longer needs.
+export const API_USER = 'pve-usb-gadget@pve';
+export const TOKEN_NAME = 'hook';
+export const TOKEN_ID = `${API_USER}!${TOKEN_NAME}`;
+/** cluster-wide and root-only: pmxcfs shows /etc/pve/priv as 0600 root and every node's hook reads it */
+export const SECRET_FILE = `${CLUSTER_DIR}/token.secret`;
 
 const lines = (text: string | undefined) => (text ?? '').split('\n').filter((l) => l !== '');
 const joined = (ls: readonly string[]) => ls.map((l) => `${l}\n`).join('');

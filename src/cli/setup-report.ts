@@ -14,6 +14,8 @@ export interface SetupReport {
   /** a value for install.sh, printed as `<name>: <value>` */
   value(name: string, value: string): void;
   warn(line: string): void;
+  /** a line printed as it is, which install.sh passes on unchanged (the token secret, when asked for) */
+  plain(line: string): void;
 }
 
 /** What every setup step acts through: the host's files, its programs, and where it tells. */
@@ -31,5 +33,6 @@ export function printReport(out: (s: string) => void, err: (s: string) => void):
     ok: (line) => out(`ok: ${line}\n`),
     value: (name, value) => out(`${name}: ${value}\n`),
     warn: (line) => err(`pve-usb-gadget: WARNING: ${line}\n`),
+    plain: (line) => out(`${line}\n`),
   };
 }

@@ -9,13 +9,10 @@ import { createHash } from 'node:crypto';
 import { posix, resolve } from 'node:path';
 import { DEFAULT_SETTINGS_PATH } from '../settings/load.js';
 import { DEFAULT_API_URL, DEFAULT_CA_FILE, parseSettings } from '../settings/parse.js';
-import { nodeStateGet, nodeStateSet } from './setup-records.js';
+import { nodeStateGet, nodeStateSet, SECRET_FILE, TOKEN_ID } from './setup-records.js';
 import type { SetupDeps } from './setup-report.js';
 import { renderSettings, type SettingsInputs } from './setup-settings-render.js';
 
-/** what install.sh creates (its TOKEN_ID and SECRET) */
-export const INSTALL_TOKEN_ID = 'pve-usb-gadget@pve!hook';
-export const INSTALL_SECRET_FILE = '/etc/pve/priv/pve-usb-gadget/token.secret';
 const SUM_KEY = 'settings_sha256';
 
 const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
@@ -70,8 +67,8 @@ export function registerSetupSettings(setup: Command, deps: () => SetupDeps, set
     .option('--controllers <n>', 'dummy_hcd controllers, 1..32', controllers, 8)
     .option('--no-api', 'no [api] section: the hook reads the local VM config only')
     .option('--api-url <url>', 'Proxmox API of this node', DEFAULT_API_URL)
-    .option('--token-id <id>', 'API token id', INSTALL_TOKEN_ID)
-    .option('--secret-file <file>', 'file holding the token secret', INSTALL_SECRET_FILE)
+    .option('--token-id <id>', 'API token id (default: the one `setup api` creates)', TOKEN_ID)
+    .option('--secret-file <file>', 'file holding the token secret', SECRET_FILE)
     .option('--ca-file <file>', 'CA of the API certificate', DEFAULT_CA_FILE)
     .option('--print', 'print the file it would write, change nothing')
     .action((o: Options) => {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { HOOK_FILE_NAME } from '../../src/cli/hookscript.js';
-import { rolePrivileges, ROLES } from '../../src/cli/privileges.js';
+import { CLUSTER_DIR, CLUSTER_STATE, SECRET_FILE } from '../../src/cli/setup-records.js';
 import { parseSettings } from '../../src/settings/parse.js';
 
 const INSTALL = resolve(__dirname, '../../install.sh');
@@ -66,12 +66,17 @@ describe('install.sh', () => {
 });
 
 describe('install.sh and the CLI agree', () => {
-  it('gives the two roles exactly the privileges and names privileges.ts lists', () => {
-    const value = (name: string) => readFileSync(INSTALL, 'utf8').split('\n').find((l) => l.startsWith(`readonly ${name}=`))?.slice(`readonly ${name}=`.length);
-    expect(value('ROLE_PRIVS')).toBe(rolePrivileges().join(','));
-    expect(value('USE_ROLE_PRIVS')).toBe(rolePrivileges('use').join(','));
-    expect(value('ROLE')).toBe(ROLES.main);
-    expect(value('USE_ROLE')).toBe(ROLES.use);
+  it('keeps bash copies of only the names it needs before the CLI runs, equal to setup-records.ts', () => {
+    const text = readFileSync(INSTALL, 'utf8');
+    const names = ['CLUSTER_DIR', 'SECRET', 'CLUSTER_STATE'];
+    const defs = text.split('\n').filter((l) => names.some((n) => l.startsWith(`readonly ${n}=`)));
+    const values = execFileSync('bash', ['-c', `${defs.join('\n')}\nprintf '%s\\n' ${names.map((n) => `"$${n}"`).join(' ')}`], { encoding: 'utf8' });
+    expect(values.split('\n').slice(0, 3)).toEqual([CLUSTER_DIR, SECRET_FILE, CLUSTER_STATE]);
+    // the API user, token, roles and their privileges are setup api's (src/cli/setup-api.ts) alone
+    for (const gone of ['API_USER', 'TOKEN_ID', 'ROLE', 'ROLE_PRIVS', 'USE_ROLE', 'ACL_PATHS', 'json_has']) expect(text).not.toMatch(new RegExp(`\\b${gone}\\b`));
+    expect(text).not.toMatch(/^\s+pveum /m);
+    expect(text).toContain('cli_report setup api "${show[@]}"');
+    expect(text).toContain('cli_report setup api --remove "${purge[@]}"');
   });
 
   it('grants the per-mapping ACLs after the settings, and removes them while the CLI is still there', () => {
@@ -80,8 +85,10 @@ describe('install.sh and the CLI agree', () => {
     expect(install.indexOf('write_settings\n')).toBeLessThan(install.indexOf('ensure_mapping_acls\n'));
     const uninstall = text.slice(text.indexOf('do_uninstall() {'), text.indexOf('uninstall_cluster_parts() {'));
     expect(uninstall.indexOf('uninstall_cluster_parts\n')).toBeLessThan(uninstall.indexOf('rm -f "$CLI"'));
+    // setup api --remove takes the per-mapping grants with the token, then the records go with CLUSTER_DIR
     const cluster = text.slice(text.indexOf('uninstall_cluster_parts() {'));
-    expect(cluster.indexOf('setup mapping-acls --remove')).toBeLessThan(cluster.indexOf('pveum user token remove'));
+    expect(cluster.indexOf('setup api --remove')).toBeLessThan(cluster.indexOf('setup hook-storage --undo'));
+    expect(cluster.indexOf('setup hook-storage --undo')).toBeLessThan(cluster.indexOf('rm -rf "$CLUSTER_DIR"'));
   });
   it('enables the hook file name the CLI sets as hookscript', () => {
     expect(readFileSync(INSTALL, 'utf8')).toContain(`readonly HOOK_NAME=${HOOK_FILE_NAME}\n`);
@@ -114,20 +121,42 @@ describe('install.sh and the CLI agree', () => {
     expect(uninstall.indexOf('uninstall_cluster_parts\n')).toBeLessThan(uninstall.indexOf('rm -f "$CLI"'));
     expect(text.slice(text.indexOf('uninstall_cluster_parts() {'))).toContain('cli_report setup hook-storage --undo');
     const setup = readFileSync(resolve(__dirname, '../../src/cli/setup.ts'), 'utf8');
-    for (const f of ['setup-settings', 'setup-hook-storage', 'setup-uninstall-check']) expect(setup).toContain(`from './${f}.js'`);
+    for (const f of ['setup-settings', 'setup-hook-storage', 'setup-uninstall-check', 'setup-api']) expect(setup).toContain(`from './${f}.js'`);
     const fn = (name: string) => text.match(new RegExp(`^${name}\\(\\) \\{[\\s\\S]*?^\\}$`, 'm'))?.[0] ?? '';
     const script = `set -euo pipefail\nsay() { echo "say $*"; }\nwarn() { echo "warn $*"; }\nDONE=()\ndone_() { DONE+=("$*"); say "$*"; }
-cli() { printf 'changed: enabled x\\nok: up to date\\nsnippets-dir: /var/lib/vz/snippets\\nother line\\n'; return 3; }
+cli() { printf 'changed: enabled x\\nok: up to date\\nsnippets-dir: /var/lib/vz/snippets\\ncluster-kept: pve2 pve3\\nother line\\ntoken secret (shown once, as asked): s3cr3t\\n'; return 3; }
 ${fn('cli_report')}
 rc=0; cli_report setup x || rc=$?
-echo "rc=$rc dir=$SNIPPETS_DIR done=\${DONE[*]}"`;
+echo "rc=$rc dir=$SNIPPETS_DIR kept=$CLUSTER_KEPT done=\${DONE[*]}"`;
     expect(execFileSync('bash', ['-c', script], { encoding: 'utf8' }).split('\n')).toEqual([
       'say enabled x',
       'say up to date',
       'say other line',
-      'rc=3 dir=/var/lib/vz/snippets done=enabled x',
+      'token secret (shown once, as asked): s3cr3t',
+      'rc=3 dir=/var/lib/vz/snippets kept=pve2 pve3 done=enabled x',
       '',
     ]);
+  });
+
+  it('takes the cluster parts away only when setup api --remove keeps nothing, and stops when it fails', () => {
+    const text = readFileSync(INSTALL, 'utf8');
+    const fn = (name: string) => text.match(new RegExp(`^${name}\\(\\) \\{[\\s\\S]*?^\\}$`, 'm'))?.[0] ?? '';
+    const dir = mkdtempSync(join(tmpdir(), 'pvug-cluster-'));
+    try {
+      const run = (api: string) =>
+        spawnSync('bash', ['-c', `set -euo pipefail\nCLUSTER_DIR=${dir} CLUSTER_STATE=${dir}/created PURGE_CLUSTER=1\nsay() { echo "say $*"; }\nwarn() { echo "warn $*"; }
+die() { echo "die $*"; exit 1; }\nDONE=()\ndone_() { DONE+=("$*"); say "$*"; }\ncli() { echo "cli $*" >&2; case $2 in api) ${api} ;; esac; }
+${fn('cli_report')}\n${fn('uninstall_cluster_parts')}\nuninstall_cluster_parts`], { encoding: 'utf8' });
+      const kept = run("echo 'ok: kept them'; echo 'cluster-kept: pve2'");
+      expect([kept.status, kept.stdout, kept.stderr]).toEqual([0, 'say kept them\n', 'cli setup api --remove --purge-cluster\n']);
+      const failed = run('return 1');
+      expect([failed.status, failed.stdout]).toEqual([1, 'die could not remove the API user, token and roles (see above); run install.sh --uninstall again\n']);
+      const last = run("echo 'changed: removed user u'");
+      expect(last.stderr).toBe('cli setup api --remove --purge-cluster\ncli setup hook-storage --undo\n');
+      expect(last.stdout).toBe(`say removed user u\nsay removed ${dir} (token secret)\n`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("tells a compressed module's scheduler every time, whatever the pipe timing (no grep -q under pipefail)", () => {
