@@ -9,6 +9,7 @@ import { spawnScript } from '../../src/backup/run-script.js';
 import type { VzdumpHookDeps } from '../../src/backup/vzdump-hook.js';
 import { createLogger } from '../../src/hook/log.js';
 import { parseSettings } from '../../src/settings/parse.js';
+import { StateStore } from '../../src/state/record.js';
 import type { FakeFiles, FakeGuest, FakeVzdumpJob, Mode } from '../fake-pve/vzdump.js';
 import { vzdumpHook } from '../../src/backup/vzdump-hook.js';
 import { tmpRoot, type TmpRoot } from './tmp-root.js';
@@ -67,6 +68,7 @@ export function backupHost(opts: { reflink?: boolean; settingsExtra?: string; pa
     cloner: fakeCloner(events, opts.reflink),
     pid: 4242,
     pending: new PendingStore(fs, settings.paths.stateDir),
+    records: new StateStore(fs, settings.paths.stateDir),
     vms: { read: async () => ({ description: notes, config: {}, source: 'local' }) },
     chain: { fs, run: spawnScript, trustedUids: [process.getuid?.() ?? 0], say: (l) => void lines.push(l) },
     chainFile: '/etc/pve-usb-gadget/vzdump-chain',
