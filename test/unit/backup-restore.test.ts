@@ -44,6 +44,10 @@ async function backedUp(): Promise<{ h: BackupHost; deps: RestoreDeps; out: stri
     isRunning: async () => running.v,
     print: (l) => void out.push(l),
     pid: 77,
+    exec: async () => {
+      throw new Error('no process runs for a restore to a file');
+    },
+    log: h.deps.log,
   };
   return { h, deps, out, running };
 }
