@@ -308,7 +308,8 @@ async function volumeBackup(node: PveNode, control: PveControl) {
   // stop mode: QEMU starts paused with `lock: backup`; pre-start activates the volume, builds the gadget,
   // then copies it before the guest runs
   f.volStopMode = await rig.backup(730, 'stop', T6);
-  f.volStopCopy = readAt(`${DUMP}/${base(730, T6)}.usb-gadget-lun0.raw`, 0, 9);
+  const stopCopy = `${DUMP}/${base(730, T6)}.usb-gadget-lun0.raw`;
+  f.volStopCopy = existsSync(stopCopy) ? readAt(stopCopy, 0, 9) : '(no copy)';
   f.list730 = await cli(['backup', 'list', '730', '--json', '--dumpdir', DUMP]);
   f.volBeforeRestore = readAt(backing, 0, 9);
   f.volRestore = await cli(['restore', '730', '--from', `${DUMP}/${base(730, T5)}.vma.zst`, '--dumpdir', DUMP], HOOK_ENV);
