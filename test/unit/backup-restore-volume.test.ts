@@ -6,12 +6,10 @@ import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { restoreStick, type RestoreDeps } from '../../src/backup/restore.js';
-import { vzdumpHook } from '../../src/backup/vzdump-hook.js';
 import { BackupError, ImagePolicyError, type GadgetError } from '../../src/errors.js';
 import type { Exec } from '../../src/ports/exec.js';
 import { StateStore } from '../../src/state/record.js';
-import { runFakeVzdump } from '../fake-pve/vzdump.js';
-import { backupHost, type BackupHost } from './backup-helpers.js';
+import { backupHost, snapshotBackup, type BackupHost } from './backup-helpers.js';
 
 const hosts: BackupHost[] = [];
 afterEach(() => {
@@ -35,17 +33,7 @@ async function setup(volumeBytes = 8 * MiB, config: Record<string, string> = {})
   const h = backupHost({ reflink: true, settingsExtra: 'allowed_storages = local-lvm\n' });
   hosts.push(h);
   h.guestWrite('SAVED-CONTENT');
-  const r = await runFakeVzdump({
-    mode: 'snapshot',
-    storeId: 'backups',
-    dumpDir: '/dump',
-    guests: [{ vmid: 100, name: 'unraid', running: true }],
-    script: (argv, env) => vzdumpHook(h.deps, argv, env),
-    qemu: { shutdown: async () => {}, startPaused: async () => {}, cont: async () => {}, stop: async () => {}, writeArchive: async (_g, t) => h.files.write(t, 'a') },
-    files: h.files,
-    now: () => new Date(2026, 11, 4, 18, 0, 0),
-  });
-  expect(r.tasks[0]?.state).toBe('ok');
+  expect(await snapshotBackup(h)).toEqual(['ok']);
   h.t.put('/etc/pve/storage.cfg', 'lvmthin: local-lvm\n\tvgname pve\n\tthinpool data\n\tcontent images\n');
   // the volume holds older data everywhere, the tail included
   const old = Buffer.alloc(volumeBytes, 0x5a);
