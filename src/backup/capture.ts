@@ -11,13 +11,12 @@
  *                   --skiplock`; the guest is paused exactly for the copy
  *   already-paused  the guest was paused by someone else: copy, and leave it paused
  * A point in time that crashes nothing: what a storage snapshot or pulling the stick would give.
+ * Which LUNs and from which path (image files, the devices a live stick serves): sources.ts.
  */
-import { imageContext } from '../host/image-facts.js';
 import * as fs from 'node:fs';
 import type { HostFs } from '../ports/host-fs.js';
 import { BackupError, GadgetError } from '../errors.js';
 import type { Clock } from '../ports/clock.js';
-import { lunBacking } from '../host/lun-backing.js';
 import type { Logger } from '../hook/log.js';
 import type { Settings } from '../settings/types.js';
 import type { GadgetSpec } from '../spec/types.js';
@@ -25,6 +24,7 @@ import { copyWithHash } from './copy-file.js';
 import { MANIFEST_FORMAT, manifestUsb, serializeManifest, type CopyMethod, type Manifest, type ManifestLun } from './manifest.js';
 import { lunFileName, manifestFileName, partFileName } from './names.js';
 import type { Mode } from './phases.js';
+import { copyableLuns, type RecordReader, type Source } from './sources.js';
 
 export interface GuestControl {
   isPaused(vmid: number): Promise<boolean>;
@@ -45,6 +45,8 @@ export interface CaptureDeps {
   guest: GuestControl;
   cloner: Cloner;
   pid: number;
+  /** this node's gadget records: what a live stick serves (sources.ts) */
+  records: RecordReader;
 }
 
 export interface CaptureRequest {
@@ -55,34 +57,6 @@ export interface CaptureRequest {
   dumpDir: string;
   base: string;
   spec: GadgetSpec;
-}
-
-interface Source {
-  index: number;
-  image: string;
-  real: string;
-  readonly: boolean;
-  cdrom: boolean;
-}
-
-/** The LUNs we copy: regular image files that pass the image policy. Says why each other one is left. */
-export function copyableLuns(deps: Pick<CaptureDeps, 'fs' | 'settings' | 'log'>, vmid: number, spec: GadgetSpec): Source[] {
-  const ctx = imageContext(deps.fs, deps.settings, vmid);
-  const out: Source[] = [];
-  for (const lun of spec.luns) {
-    const name = `LUN ${lun.index}`;
-    const b = lunBacking(deps.fs, deps.settings, ctx, lun);
-    if (b.kind === 'cdrom') {
-      deps.log.info(`${name} is a cdrom image: not copied (read-only media; back it up where it comes from)`);
-    } else if (b.kind === 'volume') {
-      deps.log.warn(`${name} is the Proxmox volume ${lun.image}: volumes get no stick copy yet, only image files`);
-    } else if (b.kind === 'block') {
-      deps.log.warn(`${name} is the block device ${b.real}: block devices get no stick copy yet, only image files`);
-    } else {
-      out.push({ index: lun.index, image: lun.image, real: b.real, readonly: lun.readonly, cdrom: lun.cdrom });
-    }
-  }
-  return out;
 }
 
 /** Takes the copies and writes the manifest. Throws BackupError; then nothing of this run is left. */
@@ -97,7 +71,10 @@ export async function captureStick(deps: CaptureDeps, req: CaptureRequest): Prom
     let pausedMs = 0;
     let from = new Map(sources.map((s) => [s.index, deps.fs.real(s.real)]));
     if (req.when === 'live') {
-      const cloned = await cloneAll(deps, req.vmid, sources, clones);
+      const block = sources.find((s) => s.kind === 'block');
+      // a block device has no reflink: the only point in time is the paused guest, as for a file without them
+      if (block) deps.log.info(`LUN ${block.index} is the block device ${block.real}: it cannot be reflinked, so the guest is paused for the copy`);
+      const cloned = block ? undefined : await cloneAll(deps, req.vmid, sources, clones);
       if (cloned) {
         method = 'reflink';
         from = cloned;

@@ -9,6 +9,7 @@ import type { HookDeps } from '../hook/deps.js';
 import type { Exec } from '../ports/exec.js';
 import { CommandError } from '../errors.js';
 import type { CaptureDeps, Cloner, GuestControl } from './capture.js';
+import { StateStore } from '../state/record.js';
 import { PendingStore } from './pending.js';
 
 export type BackupDeps = CaptureDeps & { pending: PendingStore };
@@ -53,5 +54,6 @@ export function backupDepsFrom(deps: Pick<HookDeps, 'fs' | 'settings' | 'log' | 
     cloner: cpCloner(deps.exec),
     pid: process.pid,
     pending: new PendingStore(deps.fs, deps.settings.paths.stateDir),
+    records: new StateStore(deps.fs, deps.settings.paths.stateDir),
   };
 }

@@ -9,7 +9,8 @@
  *   hookscript pre-start while the config says `lock: backup`), starts the QMP backup job and resumes
  *   the guest (resume_vm_after_job_start) long before backup-end. pre-restart/post-restart come after
  *   backup-end, from the cleanup. So no vzdump phase sees the guest down: the copy is "remembered" at
- *   backup-start and taken by our own guest pre-start (src/backup/pending.ts), where QEMU is not up yet.
+ *   backup-start and taken by our own guest pre-start (src/backup/pending.ts), at its end: the gadget is
+ *   built (volumes activated) and QEMU is not launched before the hook returns.
  *   A VM that was not running is backed up in stop mode too (`$mode = $running ? ... : 'stop'`).
  * - snapshot mode: backup-start, pre-stop, `snapshot` (a no-op for QEMU), pre-restart, post-restart,
  *   then archive() with the guest running (fs-freeze only around the QMP `backup` command). The guest

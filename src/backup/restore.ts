@@ -1,5 +1,7 @@
 /**
- * `restore <vmid> --from <archive|time> [--to <image>] [--lun N]`: writes a stick copy back.
+ * `restore <vmid> --from <archive|time> [--to <image|storage:volume>] [--lun N]`: writes a stick copy back.
+ * Without --to: the volume the manifest names when the copy is of a volume LUN, else the notes' image.
+ * A volume target is restore-volume.ts's; the rest of this header is about image files.
  * Refused (BackupError / ImagePolicyError, nothing written) when: the VM runs; a live stick record
  * names this VM or the target image; the target breaks the image policy or is not a regular file; the
  * manifest is not ours; the copy's size or SHA-256 differs from the manifest. The copy is written to a
@@ -18,9 +20,12 @@ import type { VmSource } from '../hook/vm-source.js';
 import type { Settings } from '../settings/types.js';
 import { validateNotes } from '../spec/validate.js';
 import type { StateStore } from '../state/record.js';
+import type { Exec } from '../ports/exec.js';
+import type { Log } from '../ports/log.js';
 import { looksLikeVolumeId } from '../storage/volume-id.js';
 import { findStickBackup, type StickBackup } from './catalog.js';
 import { ChecksumMismatch, copyWithHash } from './copy-file.js';
+import { restoreToVolume } from './restore-volume.js';
 
 export interface RestoreDeps {
   fs: HostFs;
@@ -30,6 +35,9 @@ export interface RestoreDeps {
   isRunning(vmid: number): Promise<boolean>;
   print(line: string): void;
   pid: number;
+  /** PVE::Storage's bridge (storage/pve-lib.ts) for a volume target, and its log lines */
+  exec: Exec;
+  log: Log;
 }
 
 export interface RestoreRequest {
@@ -51,7 +59,18 @@ export async function restoreStick(deps: RestoreDeps, req: RestoreRequest): Prom
   if (deps.state.read(req.vmid)) {
     throw new BackupError(`the stick of VM ${req.vmid} is live`, { path: deps.state.path(req.vmid), fix: `pve-usb-gadget down ${req.vmid}, then restore` });
   }
-  const wanted = req.to ?? (await notesImage(deps, req.vmid, index));
+  const wanted = req.to ?? (looksLikeVolumeId(lun.image) ? lun.image : await notesImage(deps, req.vmid, index));
+  const u = backup.manifest.usb;
+  const what = `LUN ${index} of ${backup.base} (VM ${backup.manifest.vmid}'s stick ${u.vendorId}:${u.productId} serial ${u.serial})`;
+  if (looksLikeVolumeId(wanted)) {
+    const copy = `${backup.dumpDir}/${lun.file}`;
+    if (!fs.lstatSync(deps.fs.real(copy), { throwIfNoEntry: false })?.isFile()) throw missingCopy(backup, lun.file);
+    const r = await restoreToVolume(deps, { vmid: req.vmid, volid: wanted, copy, expect: { size: lun.size, sha256: lun.sha256 } });
+    const rest = r.bytes - lun.size;
+    deps.print(`restored ${what} to volume ${wanted} (${r.device}): ${lun.size} bytes, SHA-256 verified${rest > 0 ? `; the volume's other ${rest} bytes are zero` : ''}`);
+    await warnIdentity(deps, req.vmid, backup);
+    return { target: wanted, backup };
+  }
   const ctx = imageContext(deps.fs, deps.settings, req.vmid);
   const target = resolveTarget(deps, wanted, ctx);
   for (const r of deps.state.list()) {
@@ -61,9 +80,7 @@ export async function restoreStick(deps: RestoreDeps, req: RestoreRequest): Prom
   const exported = exportedImages(deps.fs, '').find((u) => u.image === target);
   if (exported) throw new BackupError(`${target} is exported by ${exported.by} right now`, { path: target, fix: 'stop that VM (or pve-usb-gadget down <vmid>) first' });
   const src = deps.fs.real(`${backup.dumpDir}/${lun.file}`);
-  if (!fs.lstatSync(src, { throwIfNoEntry: false })?.isFile()) {
-    throw new BackupError(`the stick copy file ${lun.file} is missing`, { path: `${backup.dumpDir}/${lun.file}`, fix: 'pick another backup (pve-usb-gadget backup list)' });
-  }
+  if (!fs.lstatSync(src, { throwIfNoEntry: false })?.isFile()) throw missingCopy(backup, lun.file);
   const dir = path.posix.dirname(target);
   const tmp = `${dir}/.${path.posix.basename(target)}.pvug-restore-${deps.pid}`;
   const realTmp = deps.fs.real(tmp);
@@ -88,23 +105,24 @@ export async function restoreStick(deps: RestoreDeps, req: RestoreRequest): Prom
   } finally {
     fs.rmSync(realTmp, { force: true });
   }
-  const u = backup.manifest.usb;
-  deps.print(`restored LUN ${index} of ${backup.base} (VM ${backup.manifest.vmid}'s stick ${u.vendorId}:${u.productId} serial ${u.serial}) to ${target}: ${lun.size} bytes, SHA-256 verified`);
+  deps.print(`restored ${what} to ${target}: ${lun.size} bytes, SHA-256 verified`);
   await warnIdentity(deps, req.vmid, backup);
   return { target, backup };
 }
+
+const missingCopy = (backup: StickBackup, file: string) =>
+  new BackupError(`the stick copy file ${file} is missing`, { path: `${backup.dumpDir}/${file}`, fix: 'pick another backup (pve-usb-gadget backup list)' });
 
 async function notesImage(deps: RestoreDeps, vmid: number, index: number): Promise<string> {
   const vm = await deps.vms.read(vmid);
   const r = validateNotes(vm.description, { vmid, smbiosUuid: vm.smbiosUuid, defaultSpeed: deps.settings.defaultSpeed });
   const image = r.kind === 'ok' ? r.spec.luns.find((l) => l.index === index)?.image : undefined;
-  if (image === undefined) throw new BackupError(`VM ${vmid}'s notes name no image for LUN ${index}`, { key: 'usb-gadget.image', fix: 'give --to <image path>' });
+  if (image === undefined) throw new BackupError(`VM ${vmid}'s notes name no image for LUN ${index}`, { key: 'usb-gadget.image', fix: 'give --to <image path or storage:volume>' });
   return image;
 }
 
 /** The realpath to write: an existing regular image file the policy allows, or a new name in an allowed directory. */
 function resolveTarget(deps: RestoreDeps, wanted: string, ctx: ImageContext): string {
-  if (looksLikeVolumeId(wanted)) throw new BackupError(`restoring to a Proxmox volume (${wanted}) is not supported yet`, { fix: 'restore to an image file with --to' });
   if (!wanted.startsWith('/') || wanted.split('/').some((s) => s === '.' || s === '..')) {
     throw new ImagePolicyError(`restore target ${wanted.slice(0, 120)} must be an absolute path without . or ..`, { key: '--to' });
   }

@@ -120,10 +120,10 @@ export function registerBackupCommands(program: Command): void {
 
   program
     .command('restore')
-    .description("write a stick copy from a vzdump backup back (VM stopped; the target passes the image policy; checksum verified; atomic)")
+    .description("write a stick copy from a vzdump backup back (VM stopped; the target passes the image or volume policy; checksum verified; atomic for files, in place for volumes)")
     .argument('<vmid>')
     .requiredOption('--from <archive|time>', 'the archive (name or path) or its time YYYY_MM_DD-HH_MM_SS')
-    .option('--to <image>', "image file to write (default: the VM's notes image for the LUN)")
+    .option('--to <image|storage:volume>', "image file or Proxmox volume to write (default: the copy's volume when it was one, else the VM's notes image for the LUN)")
     .option('--lun <n>', 'which LUN of the copy', '0')
     .addOption(dumpdirOption())
     .action(async (id: string, o: { from: string; to?: string; lun: string; dumpdir?: string }) => {
@@ -131,7 +131,7 @@ export function registerBackupCommands(program: Command): void {
       const s = settings();
       const hd = hostDeps(s, createLogger('pve-usb-gadget'));
       await restoreStick(
-        { fs: hd.fs, settings: s, state: new StateStore(hd.fs, s.paths.stateDir), vms: hd.vms, isRunning: qmRunning, print: printLine, pid: process.pid },
+        { fs: hd.fs, settings: s, state: new StateStore(hd.fs, s.paths.stateDir), vms: hd.vms, isRunning: qmRunning, print: printLine, pid: process.pid, exec: hd.exec, log: hd.log },
         { vmid: vmid(id), from: o.from, to: o.to, lun: Number(o.lun), dumpDirs: o.dumpdir ? [o.dumpdir] : backupDumpDirs(hd.fs, s.node) },
       );
     });

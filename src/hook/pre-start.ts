@@ -1,4 +1,4 @@
-import { copyBeforeBackupStart } from '../backup/at-pre-start.js';
+import { copyAtBackupStart } from '../backup/at-pre-start.js';
 import { NotesError } from '../errors.js';
 import { waitForEnumeration } from '../host/enumeration.js';
 import { ensureModules, unloadIfIdle } from '../host/modules.js';
@@ -41,9 +41,6 @@ export async function preStart(deps: HookDeps, vmid: number): Promise<void> {
   // policy first, before anything on the host or in the cluster changes: a refused image or a VID:PID in
   // use leaves no trace, not even in the mapping asked for next (both are decided again under the lock)
   decide(deps, vmid, spec, vm.config, false);
-  // a stop-mode vzdump backup starts QEMU paused with `lock: backup`: the stick is copied now, while no
-  // guest runs (src/backup/at-pre-start.ts; never throws)
-  await copyBeforeBackupStart(deps, vmid, vm.config, spec);
   deps.checkpoint('validated');
 
   // The mapping needs nothing of the gadget: the API works on it while the gadget is built and enumerates
@@ -98,6 +95,10 @@ export async function preStart(deps: HookDeps, vmid: number): Promise<void> {
     await withLock(deps, () => undo(deps, vmid));
     throw err;
   }
+  // a stop-mode vzdump backup starts QEMU with `lock: backup` and the guest waits for this hook: the stick
+  // is copied now, from what the gadget serves (volumes are active only now), outside the host lock
+  // (src/backup/at-pre-start.ts; never throws, so it never fails the start)
+  await copyAtBackupStart(deps, vmid, vm.config, spec);
 }
 
 async function undo(deps: HookDeps, vmid: number): Promise<void> {

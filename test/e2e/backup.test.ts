@@ -1,7 +1,8 @@
 /**
  * The stick in vzdump backups on a real kernel (test/e2e/guest/scenarios-backup.ts): the hook installed
  * as install.sh installs it, run by the vzdump stand-in with vzdump's environment, while a nested Linux
- * guest writes to the stick; restore to a new vmid, stop-mode backups with prune, a failing copy.
+ * guest writes to the stick; restore to a new vmid, stop-mode backups with prune, a failing copy; a
+ * stick on an LVM volume (loop device) backed up in snapshot mode and restored onto its volume.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { expectClean as expectNoGadget, runScenarioGroup, type GroupRun } from './harness/scenarios.js';
@@ -20,7 +21,7 @@ describe('backups of the stick on a real kernel', () => {
   beforeAll(async () => {
     g = await runScenarioGroup('backup');
     // the figures for whoever runs this: how the copies were taken and how long the guest was paused
-    for (const k of ['snapshot', 'stop2', 'failed']) console.log(`${k}: ${String(g.facts.backupScenarios?.[k]?.taskLog ?? '').split('\n').filter((l) => /pvug|usb-gadget|stick/i.test(l)).join('\n')}`);
+    for (const k of ['snapshot', 'stop2', 'failed', 'volSnapshot', 'volStopMode']) console.log(`${k}: ${String(g.facts.backupScenarios?.[k]?.taskLog ?? '').split('\n').filter((l) => /pvug|usb-gadget|stick/i.test(l)).join('\n')}`);
   });
 
   it('ran, with the hook installed as vzdump.conf script', () => {
@@ -126,6 +127,38 @@ describe('backups of the stick on a real kernel', () => {
       expect(f().failFiles).toContain(`vzdump-qemu-721-${T(13)}.vma.zst`);
       expect(f().failFiles.filter((n: string) => n.includes('.usb-gadget'))).toEqual([]);
       expectClean(f().afterFail, expect);
+    });
+  });
+
+  describe('a stick on an LVM volume (loop device): snapshot-mode backup, restore onto the volume', () => {
+    it('the guest runs from the volume and writes to it', () => {
+      expect(f().start730.started, f().start730.error ?? f().boot730.serial).toBe(true);
+      expect(f().vol1.rc).toBe(0);
+    });
+    it('the backup copies the device the live stick serves, pausing the guest (no reflink for a device)', () => {
+      const s = f().volSnapshot;
+      expect(s.tasks, s.taskLog).toEqual([expect.objectContaining({ vmid: 730, state: 'ok', mode: 'snapshot' })]);
+      expect(s.taskLog).toMatch(/LUN 0 is the Proxmox volume usb-lvm:vm-730-usb: copied from \/dev\/loop\d+, the device the live stick serves/);
+      expect(s.taskLog).toMatch(/cannot be reflinked, so the guest is paused for the copy/);
+      const list = JSON.parse(f().list730.stdout);
+      expect(list.map((b: any) => b.time)).toEqual([T(14), T(15)]);
+      expect(list[0].manifest).toMatchObject({ method: 'pause', luns: [{ index: 0, image: 'usb-lvm:vm-730-usb', source: expect.stringMatching(/^\/dev\/loop\d+$/), size: 16 * 1024 * 1024 }] });
+      expect(f().stop730.map((h: any) => h.code)).toEqual([0, 0]);
+    });
+    it('a stop-mode backup copies the volume pre-start activated, once the gadget is built, before the guest runs', () => {
+      const s = f().volStopMode;
+      expect(s.tasks, s.taskLog).toEqual([expect.objectContaining({ vmid: 730, state: 'ok', mode: 'stop' })]);
+      expect(JSON.parse(f().list730.stdout)[1].manifest).toMatchObject({ method: 'offline', luns: [{ image: 'usb-lvm:vm-730-usb' }] });
+      expect(f().volStopCopy).toBe('VOL3-HEAD');
+    });
+    it("restore (no --to) writes the copy onto the manifest's volume, byte for byte, and deactivates it", () => {
+      expect(f().volBeforeRestore).toBe('VOL3-HEAD');
+      expect(f().volRestore.code, f().volRestore.stderr).toBe(0);
+      expect(f().volRestore.stdout).toMatch(/to volume usb-lvm:vm-730-usb \(\/dev\/loop\d+\): 16777216 bytes, SHA-256 verified/);
+      expect(f().volAfterRestore).toBe('VOL1-HEAD');
+      expect(f().volBytes.backing).toBe(f().volBytes.copy);
+      expect(f().volLoops).toBe('');
+      expectClean(f().afterVolume, expect);
     });
   });
 

@@ -9,7 +9,8 @@ import { spawnScript } from '../../src/backup/run-script.js';
 import type { VzdumpHookDeps } from '../../src/backup/vzdump-hook.js';
 import { createLogger } from '../../src/hook/log.js';
 import { parseSettings } from '../../src/settings/parse.js';
-import type { FakeFiles, FakeGuest, FakeVzdumpJob, Mode } from '../fake-pve/vzdump.js';
+import { StateStore } from '../../src/state/record.js';
+import { runFakeVzdump, type FakeFiles, type FakeGuest, type FakeVzdumpJob, type Mode } from '../fake-pve/vzdump.js';
 import { vzdumpHook } from '../../src/backup/vzdump-hook.js';
 import { tmpRoot, type TmpRoot } from './tmp-root.js';
 import { fakeCloner } from './fake-cloner.js';
@@ -67,6 +68,7 @@ export function backupHost(opts: { reflink?: boolean; settingsExtra?: string; pa
     cloner: fakeCloner(events, opts.reflink),
     pid: 4242,
     pending: new PendingStore(fs, settings.paths.stateDir),
+    records: new StateStore(fs, settings.paths.stateDir),
     vms: { read: async () => ({ description: notes, config: {}, source: 'local' }) },
     chain: { fs, run: spawnScript, trustedUids: [process.getuid?.() ?? 0], say: (l) => void lines.push(l) },
     chainFile: '/etc/pve-usb-gadget/vzdump-chain',
@@ -119,6 +121,21 @@ export function fakeJob(h: BackupHost, mode: Mode, guests: FakeGuest[], qemu: Pa
     now: () => new Date((t += 60_000)),
     ...extra,
   };
+}
+
+/** One snapshot-mode backup of VM 100 by the vzdump stand-in, its guest running; returns the task states. */
+export async function snapshotBackup(h: BackupHost): Promise<string[]> {
+  const r = await runFakeVzdump({
+    mode: 'snapshot',
+    storeId: 'backups',
+    dumpDir: '/dump',
+    guests: [{ vmid: 100, name: 'unraid', running: true }],
+    script: (argv, env) => vzdumpHook(h.deps, argv, env),
+    qemu: { shutdown: async () => {}, startPaused: async () => {}, cont: async () => {}, stop: async () => {}, writeArchive: async (_g, t) => h.files.write(t, 'a') },
+    files: h.files,
+    now: () => new Date(2026, 11, 4, 18, 0, 0),
+  });
+  return r.tasks.map((t) => t.state);
 }
 
 export type { BackupDeps };

@@ -5,11 +5,9 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { listStickBackups } from '../../src/backup/catalog.js';
 import { restoreStick, type RestoreDeps } from '../../src/backup/restore.js';
-import { vzdumpHook } from '../../src/backup/vzdump-hook.js';
 import { BackupError, GadgetError, ImagePolicyError } from '../../src/errors.js';
 import { StateStore } from '../../src/state/record.js';
-import { runFakeVzdump } from '../fake-pve/vzdump.js';
-import { backupHost, type BackupHost } from './backup-helpers.js';
+import { backupHost, snapshotBackup, type BackupHost } from './backup-helpers.js';
 
 const hosts: BackupHost[] = [];
 afterEach(() => {
@@ -22,17 +20,7 @@ async function backedUp(): Promise<{ h: BackupHost; deps: RestoreDeps; out: stri
   const h = backupHost({ reflink: true });
   hosts.push(h);
   h.guestWrite('SAVED-CONTENT');
-  const r = await runFakeVzdump({
-    mode: 'snapshot',
-    storeId: 'backups',
-    dumpDir: '/dump',
-    guests: [{ vmid: 100, name: 'unraid', running: true }],
-    script: (argv, env) => vzdumpHook(h.deps, argv, env),
-    qemu: { shutdown: async () => {}, startPaused: async () => {}, cont: async () => {}, stop: async () => {}, writeArchive: async (_g, t) => h.files.write(t, 'a') },
-    files: h.files,
-    now: () => new Date(2026, 11, 4, 18, 0, 0),
-  });
-  expect(r.tasks[0]?.state).toBe('ok');
+  expect(await snapshotBackup(h)).toEqual(['ok']);
   h.guestWrite('LATER-WRITES!');
   const out: string[] = [];
   const running = { v: false };
@@ -44,6 +32,10 @@ async function backedUp(): Promise<{ h: BackupHost; deps: RestoreDeps; out: stri
     isRunning: async () => running.v,
     print: (l) => void out.push(l),
     pid: 77,
+    exec: async () => {
+      throw new Error('no process runs for a restore to a file');
+    },
+    log: h.deps.log,
   };
   return { h, deps, out, running };
 }

@@ -18,9 +18,17 @@
  *     paused for the copy) made and deleted.
  *  5. A copy that fails (the image file deleted under the running stick): the backup task stays green,
  *     the task log says the stick was not saved.
+ *  6. A stick on the loop-device "LVM" volume of scenarios-storage.ts (PVE::Storage's stand-in on
+ *     PERL5LIB): VM 730 runs, its guest writes VOL1 at sector 0, a snapshot-mode backup copies the
+ *     device the live stick serves (method pause: a device has no reflink), the guest writes VOL3, the
+ *     VM stops (the volume is deactivated); a stop-mode backup, whose pre-start activates the volume and
+ *     copies it once the gadget is built (VOL3); `restore 730 --from <the snapshot-mode archive>` (no
+ *     --to: the manifest's volume) activates it again, writes the copy onto it and deactivates it: the
+ *     backing file is the copy, byte for byte (VOL1).
  */
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmdirSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmdirSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { runFakeVzdump, type FakeFiles, type FakeGuest, type FakeQemu, type Mode } from '../../fake-pve/vzdump.js';
 import { GuestShell, shellGuestArgs } from './guest-shell.js';
@@ -29,6 +37,7 @@ import { PveControl } from './install-control.js';
 import { gadgetNotes, IMAGES, type PveNode } from './pve-node.js';
 import { QemuServerStandIn } from './qemu-server.js';
 import { cli } from './scenarios-media.js';
+import { HOOK_ENV, LVM_DIR, loopDevices, setUp as setUpStorages } from './scenarios-storage.js';
 
 const DUMP = '/var/lib/vz/dump';
 const WRAPPER = '/usr/local/lib/pve-usb-gadget/vzdump-hook';
@@ -149,6 +158,7 @@ export async function backupScenarios(node: PveNode) {
     Object.assign(f, await stopModeAndPrune(rig));
     Object.assign(f, await snapshots(node));
     Object.assign(f, await failingCopy(node, qs, rig));
+    Object.assign(f, await volumeBackup(node, control));
   } finally {
     f.uninstall = await cli(['backup', 'uninstall-hook']);
     f.vzdumpConfAfter = existsSync('/etc/vzdump.conf') ? readAt('/etc/vzdump.conf', 0, 4096) : '(removed)';
@@ -162,6 +172,8 @@ const T1 = new Date(2026, 11, 6, 10, 0, 0);
 const T2 = new Date(2026, 11, 6, 11, 0, 0);
 const T3 = new Date(2026, 11, 6, 12, 0, 0);
 const T4 = new Date(2026, 11, 6, 13, 0, 0);
+const T5 = new Date(2026, 11, 6, 14, 0, 0);
+const T6 = new Date(2026, 11, 6, 15, 0, 0);
 const base = (vmid: number, t: Date) =>
   `vzdump-qemu-${vmid}-${t.getFullYear()}_${String(t.getMonth() + 1).padStart(2, '0')}_${String(t.getDate()).padStart(2, '0')}-${String(t.getHours()).padStart(2, '0')}_00_00`;
 
@@ -265,4 +277,45 @@ async function failingCopy(node: PveNode, qs: QemuServerStandIn, rig: BackupRig)
   const failed = start.started ? await rig.backup(721, 'snapshot', T4) : undefined;
   const stop = start.started ? await qs.stop(721) : [];
   return { liveSnap, liveDel, failStart: start, failed, failStop: stop, failFiles: readdirSync(DUMP).filter((n) => n.startsWith(base(721, T4))).sort(), afterFail: hostState(), notesNow: String(node.api.vmConfig(721).description) };
+}
+
+const sha256 = (path: string) => (existsSync(path) ? createHash('sha256').update(readFileSync(path)).digest('hex') : undefined);
+
+async function volumeBackup(node: PveNode, control: PveControl) {
+  setUpStorages(node);
+  const backing = `${LVM_DIR}/pvugvg/vm-730-usb.img`;
+  writeFileSync(backing, Buffer.alloc(16 * 1024 * 1024));
+  node.addVm(730, gadgetNotes({ image: 'usb-lvm:vm-730-usb', vendor_id: '0x0781', product_id: '0x5590', serial: 'PVUGBACKUP0000730' }), { extra: { memory: '256', args: shellGuestArgs(730) } });
+  // this VM's hooks (and so its pre-start's activation) go through PVE::Storage's stand-in
+  const qs = new QemuServerStandIn(node, { hookEnv: HOOK_ENV });
+  control.guests = { qmpStatus: (v) => qs.qmpStatus(v), suspend: (v) => qs.qmp(v, 'stop'), resume: (v) => qs.qmp(v, 'cont') };
+  const rig = new BackupRig(node, qs);
+  const boot = await bootShell(qs, 730);
+  const g = boot.shell;
+  const f: Record<string, unknown> = { start730: boot.start, boot730: { ms: boot.bootMs, serial: boot.bootSerial, disk: boot.disk } };
+  if (!g) {
+    f.stop730 = await qs.stop(730);
+    return f;
+  }
+  try {
+    f.vol1 = await g.run(writeSector(0, 'VOL1-HEAD'));
+    f.volSnapshot = await rig.backup(730, 'snapshot', T5);
+    f.vol3 = await g.run(writeSector(0, 'VOL3-HEAD'));
+  } finally {
+    g.close();
+    f.stop730 = await qs.stop(730);
+  }
+  // stop mode: QEMU starts paused with `lock: backup`; pre-start activates the volume, builds the gadget,
+  // then copies it before the guest runs
+  f.volStopMode = await rig.backup(730, 'stop', T6);
+  const stopCopy = `${DUMP}/${base(730, T6)}.usb-gadget-lun0.raw`;
+  f.volStopCopy = existsSync(stopCopy) ? readAt(stopCopy, 0, 9) : '(no copy)';
+  f.list730 = await cli(['backup', 'list', '730', '--json', '--dumpdir', DUMP]);
+  f.volBeforeRestore = readAt(backing, 0, 9);
+  f.volRestore = await cli(['restore', '730', '--from', `${DUMP}/${base(730, T5)}.vma.zst`, '--dumpdir', DUMP], HOOK_ENV);
+  f.volAfterRestore = readAt(backing, 0, 9);
+  f.volBytes = { backing: sha256(backing), copy: sha256(`${DUMP}/${base(730, T5)}.usb-gadget-lun0.raw`) };
+  f.volLoops = loopDevices();
+  f.afterVolume = hostState();
+  return f;
 }

@@ -19,10 +19,10 @@ import { hostState } from './host-state.js';
 import { gadgetNotes, SETTINGS, type PveNode } from './pve-node.js';
 import { QemuServerStandIn, runHook } from './qemu-server.js';
 
-const LVM_DIR = '/var/lib/pvug-stub-lvm';
+export const LVM_DIR = '/var/lib/pvug-stub-lvm';
 const STUB_LOG = '/tmp/pve-storage-stub.log';
 const SHARED = '/mnt/pve/shared';
-const HOOK_ENV = {
+export const HOOK_ENV = {
   PERL5LIB: '/project/test/e2e/guest/pve-storage-stub',
   PVUG_STUB_LOOP: '1',
   PVUG_STUB_LVM_DIR: LVM_DIR,
@@ -31,7 +31,7 @@ const HOOK_ENV = {
 
 const sh = (script: string) => execFileSync('sh', ['-c', script]).toString();
 const read = (p: string) => (existsSync(p) ? readFileSync(p, 'utf8') : undefined);
-const loopDevices = () => sh('losetup --list --noheadings --output NAME,BACK-FILE || true').trim();
+export const loopDevices = () => sh('losetup --list --noheadings --output NAME,BACK-FILE || true').trim();
 const stubCalls = () => (read(STUB_LOG) ?? '').trim().split('\n').filter(Boolean);
 const record = (vmid: number) => {
   const text = read(`/run/pve-usb-gadget/${vmid}.json`);
@@ -40,8 +40,8 @@ const record = (vmid: number) => {
 const status = () =>
   JSON.parse(execFileSync('/usr/bin/node', ['/project/dist/cli.cjs', 'status', '--json'], { env: { ...process.env, PVE_USB_GADGET_SETTINGS: SETTINGS } }).toString()) as unknown;
 
-/** storage.cfg, backing files, and settings that allow the two storages on node `nodeName`. */
-function setUp(node: PveNode, nodeName = 'pve'): void {
+/** storage.cfg, backing files, and settings that allow the two storages on node `nodeName` (scenarios-backup.ts too). */
+export function setUp(node: PveNode, nodeName = 'pve'): void {
   sh('modprobe loop');
   mkdirSync(`${LVM_DIR}/pvugvg`, { recursive: true });
   mkdirSync(`${SHARED}/images`, { recursive: true });
