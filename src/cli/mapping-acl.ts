@@ -52,7 +52,7 @@ export function pveumAclTool(exec: Exec, tokenId: string, pveum = 'pveum'): Mapp
     if (r.exitCode !== 0) {
       const said = (r.stderr || r.stdout).trim().split('\n').slice(-2).join(' / ');
       throw new CommandError(`pveum ${args.slice(0, 2).join(' ')} failed (exit ${r.exitCode})${said ? `: ${said}` : ''}`, {
-        fix: `run pve-usb-gadget as root on a Proxmox VE node; the role ${ROLES.use} comes from install.sh`,
+        fix: `run pve-usb-gadget as root on a Proxmox VE node; if the role ${ROLES.use} does not exist yet, run install.sh again (it creates it)`,
       });
     }
     return r.stdout;

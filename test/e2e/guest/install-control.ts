@@ -21,6 +21,7 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import type { FakePve } from '../../fake-pve/index.js';
 import { ProxmoxClient } from '../../../src/proxmox/client.js';
 import { encodeText } from '../../../src/proxmox/local-config.js';
+import { rolePrivileges, ROLES } from '../../../src/cli/privileges.js';
 import { qmSnapshotCommand, type SnapshotVmState } from './snapshot-cmds.js';
 
 export const CONTROL_PORT_FILE = '/run/pve-standins.port';
@@ -90,6 +91,15 @@ export class PveControl {
     await new Promise<void>((done) => c.server?.listen(0, '127.0.0.1', done));
     writeFileSync(CONTROL_PORT_FILE, `${(c.server.address() as AddressInfo).port}\n`);
     return c;
+  }
+
+  /**
+   * The roles as install.sh's `setup api` leaves them, for scenarios that run `enable` on a node without
+   * running install.sh (their token's ACLs are the PveNode's own; install.test.ts proves the real ones).
+   */
+  rolesAsInstalled(): this {
+    for (const which of ['main', 'use'] as const) this.roles.set(ROLES[which], rolePrivileges(which));
+    return this;
   }
 
   async close(): Promise<void> {

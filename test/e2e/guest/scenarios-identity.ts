@@ -55,7 +55,7 @@ export async function identityScenarios(node: PveNode) {
   copyVm(node, 701, 702);
   const cloneRefused = { start: await qs.start(702), after: hostState() };
 
-  const control = await PveControl.start(node.api);
+  const control = (await PveControl.start(node.api)).rolesAsInstalled();
   let enable;
   try {
     enable = await cli(['enable', '702', '--image', `${IMAGES}/vm700.img`, '--new-identity'], { PATH: STANDIN_PATH });
@@ -79,7 +79,7 @@ export async function licenceStick(node: PveNode) {
   const create = await cli(['image', 'create', image, '--unraid-licence', '--key-file', '/tmp/Pro.key']);
   const inspect = await cli(['image', 'inspect', image]);
   node.addVm(vmid, 'An unRAID 7.3 VM: boots from its SATA disk, licensed by the stick.\n', { usbLine: false, extra: { memory: '256', args: shellGuestArgs(vmid) } });
-  const control = await PveControl.start(node.api);
+  const control = (await PveControl.start(node.api)).rolesAsInstalled();
   let enable;
   try {
     enable = await cli(['enable', String(vmid), '--image', image], { PATH: STANDIN_PATH });
