@@ -1,9 +1,10 @@
 /**
  * `pve-usb-gadget enable <vmid> --image PATH ...`: everything a VM needs to get its stick at the next
  * start. Reads first, decides every change, refuses before changing anything, then applies:
- *   1. the USB mapping usb-gadget-<vmid> with this node's entry, and one for each other node that can
+ *   1. Mapping.Use for the API token on its mapping only (pveum as root: mapping-acl.ts), before the
+ *      usbN line that needs it (qemu-server check_usb_perm)
+ *   2. the USB mapping usb-gadget-<vmid> with this node's entry, and one for each other node that can
  *      build the stick (its images on shared storage), so Proxmox allows offline migrations there
- *   2. Mapping.Use for the API token on that mapping only (pveum as root: mapping-acl.ts)
  *   3. the [usb-gadget] section in the notes and a usbN: mapping=... line (API, one PUT with the digest
  *      read in step 0, so a concurrent edit of the notes makes it fail instead of being overwritten)
  *   4. hookscript, with --boot the boot order, and a usbN line that replaces another VM's (qm set as
@@ -156,6 +157,12 @@ export async function enableVm(deps: AdminDeps, vmid: number, opts: EnableOption
   await warnSameGuid(deps, vmid, guid);
 
   const changes: string[] = [];
+  // first: a pveum that fails (the role missing on a cluster whose install.sh is older) changes nothing
+  // else; a grant on a path whose mapping does not exist yet is valid (pve-access-control check_path)
+  if (aclText.length > 0) {
+    await deps.acl.grant(vmid);
+    changes.push(...aclText);
+  }
   if (mappingChange) {
     const r = await ensureMapping(api, { vmid, node, usbId: id });
     changes.push(`USB mapping ${name}: ${r.action} (${node} -> ${id})`);
@@ -165,11 +172,6 @@ export async function enableVm(deps: AdminDeps, vmid: number, opts: EnableOption
   for (const other of await otherNodesForStick(deps, spec.luns)) {
     const r = await ensureMapping(api, { vmid, node: other, usbId: id });
     if (r.action !== 'unchanged') changes.push(`USB mapping ${name}: ${r.action} (${other} -> ${id}, for migrations)`);
-  }
-  if (aclText.length > 0) {
-    // before the usbN line: qemu-server checks the token's Mapping.Use on that mapping
-    await deps.acl.grant(vmid);
-    changes.push(...aclText);
   }
   if (Object.keys(set).length > 0) {
     await api.updateVmConfig(node, vmid, set, { digest });

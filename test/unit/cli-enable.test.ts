@@ -197,6 +197,17 @@ describe('enable and disable', () => {
     await expect(client.updateVmConfig('pve', 101, { usb1: 'mapping=real-disk' })).rejects.toThrow(/Permission check failed \(\/mapping\/usb\/real-disk, Mapping.Use\)/);
   });
 
+  it('a grant pveum refuses (the role missing: install.sh not run again) leaves the VM and the mappings as they were', async () => {
+    const before = fake.vmConfig(100);
+    deps.acl.grant = async () => {
+      throw new GadgetError("pveum acl modify failed (exit 255): role 'UsbGadgetUse' does not exist", { fix: 'run install.sh again' });
+    };
+    await expect(enableVm(deps, 100, opts())).rejects.toThrow(/role 'UsbGadgetUse' does not exist/);
+    expect(fake.vmConfig(100)).toEqual(before);
+    expect(fake.usbMappingIds()).toEqual([]);
+    expect(deps.qm.hookscripts.has(100)).toBe(false);
+  });
+
   it('disable of a VM the token has no grant for removes its usbN line as root', async () => {
     await enableVm(deps, 100, opts());
     await deps.acl.revoke(100);
