@@ -9,7 +9,7 @@ import type { HostFs } from '../ports/host-fs.js';
 import { BackupError } from '../errors.js';
 import { availableOn, readStorageConfig } from '../storage/storage-config.js';
 import { parseManifest, type Manifest } from './manifest.js';
-import { archiveNames, manifestFileName, parseArchiveName, parseBase } from './names.js';
+import { archiveNames, baseOfOurFile, manifestFileName, parseArchiveName, parseBase } from './names.js';
 
 export interface StickBackup {
   dumpDir: string;
@@ -43,10 +43,10 @@ export function listStickBackups(hostFs: HostFs, dirs: readonly string[], vmid: 
     if (!fs.lstatSync(real, { throwIfNoEntry: false })?.isDirectory()) continue;
     const names = new Set(fs.readdirSync(real));
     for (const name of names) {
-      const m = /^(vzdump-qemu-([1-9][0-9]{2,8})-\d{4}_\d{2}_\d{2}-\d{2}_\d{2}_\d{2})\.usb-gadget\.json$/.exec(name);
-      if (!m?.[1] || Number(m[2]) !== vmid || !isFile(`${real}/${name}`)) continue;
+      const base = baseOfOurFile(name);
+      if (base === undefined || name !== manifestFileName(base) || parseBase(base)?.vmid !== vmid || !isFile(`${real}/${name}`)) continue;
       try {
-        out.push(readBackup(hostFs, dir, m[1], names));
+        out.push(readBackup(hostFs, dir, base, names));
       } catch (err) {
         onBad(`${dir}/${name}`, err);
       }

@@ -6,7 +6,7 @@
  */
 import * as z from 'zod';
 import { BackupError } from '../errors.js';
-import { lunFileName } from './names.js';
+import { lunFileName, parseBase } from './names.js';
 import type { GadgetSpec } from '../spec/types.js';
 
 export const MANIFEST_FORMAT = 'pve-usb-gadget-stick-backup';
@@ -38,7 +38,7 @@ const schema = z.strictObject({
   version: z.literal(1),
   vmid: z.number().int().min(100).max(999_999_999),
   /** the archive's base name (no directory, no extension) */
-  base: z.string().regex(/^vzdump-qemu-[1-9][0-9]{2,8}-\d{4}_\d{2}_\d{2}-\d{2}_\d{2}_\d{2}$/),
+  base: z.string().refine((b) => parseBase(b) !== undefined, 'not a vzdump QEMU archive base name'),
   /** vzdump's mode for this VM */
   mode: z.enum(['stop', 'suspend', 'snapshot']),
   method: z.enum(METHODS),

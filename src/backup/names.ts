@@ -11,10 +11,13 @@
  *   <base>.usb-gadget-lun<N>.raw.part-<pid>   a copy in progress (removed on failure, or by prune)
  */
 
+import { VMID_PATTERN } from '../values/proxmox-ids.js';
+
 export const OUR_MARK = '.usb-gadget';
 
-const ARCHIVE = /^(vzdump-qemu-([1-9][0-9]{2,8})-(\d{4})_(\d{2})_(\d{2})-(\d{2})_(\d{2})_(\d{2}))\.vma(?:\.(?:zst|gz|lzo))?$/;
-const OURS = /^(vzdump-qemu-[1-9][0-9]{2,8}-\d{4}_\d{2}_\d{2}-\d{2}_\d{2}_\d{2})\.usb-gadget(?:-lun(?:[0-9]|1[0-5])\.raw(?:\.part-[1-9][0-9]*)?|\.json)$/;
+const BASE = `vzdump-qemu-(${VMID_PATTERN})-(\\d{4})_(\\d{2})_(\\d{2})-(\\d{2})_(\\d{2})_(\\d{2})`;
+const ARCHIVE = new RegExp(`^(${BASE})\\.vma(?:\\.(?:zst|gz|lzo))?$`);
+const OURS = new RegExp(`^(${BASE})\\.usb-gadget(?:-lun(?:[0-9]|1[0-5])\\.raw(?:\\.part-[1-9][0-9]*)?|\\.json)$`);
 
 export interface ArchiveName {
   /** e.g. vzdump-qemu-100-2026_12_04-18_00_00 */

@@ -20,6 +20,9 @@
  * - job-end: after every guest; vzdump's own prune has run per guest by then (before backup-end).
  */
 
+import { VMID } from '../values/proxmox-ids.js';
+import { parseArchiveName } from './names.js';
+
 export const JOB_PHASES = ['job-init', 'job-start', 'job-end', 'job-abort'] as const;
 export const GUEST_PHASES = ['backup-start', 'pre-stop', 'pre-restart', 'post-restart', 'backup-end', 'backup-abort', 'log-end'] as const;
 export const MODES = ['stop', 'suspend', 'snapshot'] as const;
@@ -42,7 +45,7 @@ export function parseHookArgv(argv: readonly string[]): HookCall | { kind: 'usag
   }
   if ((GUEST_PHASES as readonly string[]).includes(phase)) {
     if (!(MODES as readonly string[]).includes(mode ?? '')) return { kind: 'usage', message: `${phase}: MODE must be stop, suspend or snapshot` };
-    if (!/^[1-9][0-9]{2,8}$/.test(vmid ?? '')) return { kind: 'usage', message: `${phase}: VMID must be 100..999999999` };
+    if (!VMID.test(vmid ?? '')) return { kind: 'usage', message: `${phase}: VMID must be 100..999999999` };
     return { kind: 'guest', phase: phase as GuestPhase, mode: mode as Mode, vmid: Number(vmid) };
   }
   return /^[a-z][a-z-]{0,30}$/.test(phase) ? { kind: 'unknown', phase } : { kind: 'usage', message: 'PHASE is not a vzdump phase' };
@@ -93,12 +96,12 @@ export function archiveTarget(env: HookEnv, vmid: number): { dumpDir: string; ta
   const slash = env.target.lastIndexOf('/');
   const dir = env.target.slice(0, slash);
   const name = env.target.slice(slash + 1);
-  const m = /^(vzdump-qemu-([1-9][0-9]{2,8})-\d{4}_\d{2}_\d{2}-\d{2}_\d{2}_\d{2})\.vma(?:\.(?:zst|gz|lzo))?$/.exec(name);
+  const archive = parseArchiveName(name);
   if (dir !== dumpDir || !dumpDir.startsWith('/') || dumpDir.split('/').some((s) => s === '..' || s === '.')) {
     return { why: 'TARGET is not inside DUMPDIR' };
   }
-  if (!m?.[1] || Number(m[2]) !== vmid) return { why: `TARGET ${name} is not a standard vzdump QEMU archive name of VM ${vmid}` };
-  return { dumpDir, target: env.target, base: m[1] };
+  if (!archive || archive.vmid !== vmid) return { why: `TARGET ${name} is not a standard vzdump QEMU archive name of VM ${vmid}` };
+  return { dumpDir, target: env.target, base: archive.base };
 }
 
 export function decide(call: HookCall, env: HookEnv, facts: VmFacts): Decision {

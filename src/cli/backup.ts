@@ -22,12 +22,10 @@ import { createLogger, type Logger } from '../hook/log.js';
 import { execaExec } from '../host/exec.js';
 import { loadSettings } from '../settings/load.js';
 import { StateStore } from '../state/record.js';
+import { VMID } from '../values/proxmox-ids.js';
 import { printLine } from './admin-deps.js';
+import { vmidArg as vmid } from './args.js';
 
-function vmid(s: string): number {
-  if (!/^[1-9][0-9]{2,8}$/.test(s)) throw new CommanderError(2, 'usage', `not a VM id: '${s}' (100..999999999)`);
-  return Number(s);
-}
 
 function chainDeps(fs: HostFs, log: Logger): ChainDeps {
   let self: string | undefined;
@@ -50,7 +48,7 @@ export async function runVzdumpHook(argv: readonly string[], given: NodeJS.Proce
   // chained script gets exactly what vzdump gave; our own processes get a PATH.
   const env = { ...given };
   if (!process.env.PATH) process.env.PATH = DEFAULT_PATH;
-  const log = createLogger(`pve-usb-gadget[${/^[1-9][0-9]{2,8}$/.test(argv[2] ?? '') ? argv[2] : 'vzdump'}]`);
+  const log = createLogger(`pve-usb-gadget[${VMID.test(argv[2] ?? '') ? argv[2] : 'vzdump'}]`);
   let settings;
   try {
     settings = loadSettings({ env });

@@ -18,6 +18,7 @@ import { validateNotes } from '../spec/validate.js';
 import { smbiosUuid } from '../hook/vm-source.js';
 import type { HookDeps } from '../hook/deps.js';
 import { printLine } from './admin-deps.js';
+import { vmidArg } from './args.js';
 import { cliDeps } from './context.js';
 import { setLunKeys } from './notes-edit.js';
 
@@ -137,7 +138,7 @@ export function registerMediaCommand(program: Command): void {
     .addOption(new Option('--no-readonly', 'insert: read-write'))
     .option('--json', 'show: machine-readable output')
     .action(async (id: string, action: string, image: string | undefined, o: MediaOptions) => {
-      if (!/^[1-9][0-9]{2,8}$/.test(id)) throw new CommanderError(2, 'usage', `not a VM id: '${id}' (100..999999999)`);
+      vmidArg(id);
       const inv = parseMediaArgs(action, image, o);
       const deps = cliDeps({ settings: program.opts<{ settings?: string }>().settings });
       const api = inv.action === 'insert' && !inv.once ? createClient({ settings: deps.settings, log: createLogger('pve-usb-gadget') }) : undefined;

@@ -10,14 +10,16 @@ import { smbiosUuid } from '../hook/vm-source.js';
 import { parseLocalVmConfig, parseSnapshotSections } from '../proxmox/local-config.js';
 import type { Settings } from '../settings/types.js';
 import { validateNotes } from '../spec/validate.js';
+import { parseVmid } from '../values/proxmox-ids.js';
 import { findStickSnapshot, listStickSnapshots, storeRoots } from './store.js';
 
 export function checkSnapshots(fs: HostFs, settings: Settings): CheckResult[] {
   const results: CheckResult[] = [];
   const dir = settings.paths.pveConfigDir;
   for (const file of fs.list(dir)) {
-    const vmid = Number(/^([1-9][0-9]{2,8})\.conf$/.exec(file)?.[1]);
-    if (!vmid) continue;
+    const parsed = file.endsWith('.conf') ? parseVmid(file.slice(0, -'.conf'.length)) : undefined;
+    if (!parsed?.ok) continue;
+    const vmid = parsed.value;
     const text = fs.readTextIfExists(`${dir}/${file}`) ?? '';
     const local = parseLocalVmConfig(text);
     const r = validateNotes(local.description ?? '', { vmid, smbiosUuid: smbiosUuid(local.options.smbios1), defaultSpeed: settings.defaultSpeed });

@@ -5,8 +5,9 @@
  */
 import { fail, ok, type Parsed } from './parsed.js';
 
-/** pve-vmid: 100..999999999, written without leading zeros. */
-export const VMID = /^[1-9][0-9]{2,8}$/;
+/** pve-vmid: 100..999999999, written without leading zeros; the pattern, for names that embed a vmid. */
+export const VMID_PATTERN = '[1-9][0-9]{2,8}';
+export const VMID = new RegExp(`^${VMID_PATTERN}$`);
 
 export function parseVmid(raw: string): Parsed<number> {
   return VMID.test(raw) ? ok(Number(raw)) : fail('must be a VM id: a whole number from 100 to 999999999');
