@@ -16,6 +16,7 @@ import type { SnapshotDeps } from '../snapshot/deps.js';
 import { rollbackVm } from '../snapshot/rollback.js';
 import { snapshotVm } from '../snapshot/take.js';
 import { StateStore } from '../state/record.js';
+import { pveVolumeSnapshots } from '../storage/pve-snapshot.js';
 import { parseSnapshotName } from '../values/snapshot-name.js';
 import { printLine } from './admin-deps.js';
 import { vmidArg } from './args.js';
@@ -38,12 +39,12 @@ export function registerSnapshotCommands(program: Command): void {
   const deps = (): SnapshotDeps => {
     const settings = loadSettings({ path: program.opts<{ settings?: string }>().settings });
     const fs = nodeHostFs(settings.paths.root);
-    return { fs, settings, qm: qmTool(execaExec), state: new StateStore(fs, settings.paths.stateDir), cloner: cpCloner(execaExec), clock: realClock, print: printLine, pid: process.pid };
+    return { fs, settings, qm: qmTool(execaExec), volumes: pveVolumeSnapshots(execaExec), state: new StateStore(fs, settings.paths.stateDir), cloner: cpCloner(execaExec), clock: realClock, print: printLine, pid: process.pid };
   };
 
   program
     .command('snapshot')
-    .description("snapshot a VM and its stick in one command (qm snapshot, and a copy of each writable image file beside it); run as root on the VM's node")
+    .description("snapshot a VM and its stick in one command (qm snapshot, a copy of each writable image file beside it, a storage snapshot of each volume); run as root on the VM's node")
     .argument('<vmid>')
     .argument('<name>', "snapshot name: Proxmox's rule (2-40 characters, a letter first, then letters, digits, - or _; not 'current')")
     .option('--description <text>', 'a comment for the snapshot (qm snapshot --description)')
