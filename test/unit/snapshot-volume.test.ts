@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { deleteSnapshot } from '../../src/snapshot/delete.js';
+import { checkVolumeSnapshots } from '../../src/snapshot/doctor-volumes.js';
 import { parseSnapshotManifest } from '../../src/snapshot/manifest.js';
 import { rollbackVm } from '../../src/snapshot/rollback.js';
 import { snapshotVm } from '../../src/snapshot/take.js';
@@ -154,5 +155,30 @@ describe('rollback and delsnapshot of a volume LUN', () => {
     delete h.volumes.fail.remove;
     await deleteSnapshot(h.deps, 100, 'before');
     expect(has(h, VFOLDER)).toBe(false);
+  });
+});
+
+describe('doctor and the storage snapshots', () => {
+  it('checks each one where the storage can list them, and says so where it cannot', async () => {
+    const h = host(THIN_ONLY);
+    await snapshotVm(h.deps, { vmid: 100, name: 'before' });
+    await snapshotVm(h.deps, { vmid: 100, name: 'later' });
+    const what = (n: string) => `storage snapshot ${n} of usb-thin:vm-100-usb (LUN 0, storage 'usb-thin')`;
+    expect(await checkVolumeSnapshots(h.t.fs, h.deps.settings, h.deps.volumes)).toEqual([
+      { check: 'VM 100 snapshots', status: 'ok', detail: `${what('before')}: present` },
+      { check: 'VM 100 snapshots', status: 'ok', detail: `${what('later')}: present` },
+    ]);
+    h.volumes.snaps.set('usb-thin:vm-100-usb', ['later']);
+    expect((await checkVolumeSnapshots(h.t.fs, h.deps.settings, h.deps.volumes))[0]).toEqual({
+      check: 'VM 100 snapshots',
+      status: 'warn',
+      detail: `${what('before')} is gone: pve-usb-gadget rollback 100 before would fail`,
+      fix: expect.stringMatching(/^qm rollback 100 before rolls back the VM alone; after qm delsnapshot 100 before, remove \/var\/lib\/pve-usb-gadget\/.pve-usb-gadget-snapshots\/100\/before by hand/),
+    });
+    h.volumes.unlisted.add('usb-thin');
+    expect((await checkVolumeSnapshots(h.t.fs, h.deps.settings, h.deps.volumes)).map((r) => r.detail)).toEqual([
+      `${what('before')}: not checked (the storage cannot list its snapshots here)`,
+      `${what('later')}: not checked (the storage cannot list its snapshots here)`,
+    ]);
   });
 });
