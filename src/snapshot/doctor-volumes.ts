@@ -5,28 +5,17 @@
  * where it is missing the line says the snapshot was not checked.
  */
 import type { CheckResult } from '../cli/doctor-result.js';
-import { smbiosUuid } from '../hook/vm-source.js';
 import type { HostFs } from '../ports/host-fs.js';
-import { parseLocalVmConfig, parseSnapshotSections } from '../proxmox/local-config.js';
 import type { Settings } from '../settings/types.js';
-import { validateNotes } from '../spec/validate.js';
-import { parseVmid } from '../values/proxmox-ids.js';
 import type { VolumeSnapshots } from './deps.js';
-import { findStickSnapshot, storeRoots } from './store.js';
+import { vmSnapshotViews } from './doctor-check.js';
+import { findStickSnapshot } from './store.js';
 
 export async function checkVolumeSnapshots(fs: HostFs, settings: Settings, volumes: Pick<VolumeSnapshots, 'list'>): Promise<CheckResult[]> {
   const results: CheckResult[] = [];
-  const dir = settings.paths.pveConfigDir;
-  for (const file of fs.list(dir)) {
-    const parsed = file.endsWith('.conf') ? parseVmid(file.slice(0, -'.conf'.length)) : undefined;
-    if (!parsed?.ok) continue;
-    const vmid = parsed.value;
-    const text = fs.readTextIfExists(`${dir}/${file}`) ?? '';
-    const local = parseLocalVmConfig(text);
-    const r = validateNotes(local.description ?? '', { vmid, smbiosUuid: smbiosUuid(local.options.smbios1), defaultSpeed: settings.defaultSpeed });
-    const roots = storeRoots(fs, settings, r.kind === 'ok' ? r.spec.luns.map((l) => l.image) : []);
+  for (const { vmid, vmSnaps, roots } of vmSnapshotViews(fs, settings)) {
     const check = `VM ${vmid} snapshots`;
-    for (const name of parseSnapshotSections(text).keys()) {
+    for (const name of vmSnaps) {
       const stick = findStickSnapshot(fs, roots, vmid, name);
       if (stick.kind !== 'complete') continue;
       for (const v of stick.folders.flatMap((f) => f.manifest.volumes ?? [])) {
