@@ -55,7 +55,7 @@ export function registerSnapshotCommands(program: Command): void {
 
   program
     .command('rollback')
-    .description('roll a stopped VM and its stick back to a snapshot (qm rollback; the stick copies verified, then swapped in atomically)')
+    .description('roll a stopped VM and its stick back to a snapshot (qm rollback; the stick copies verified, then swapped in atomically; volumes rolled back to their storage snapshot)')
     .argument('<vmid>')
     .argument('<name>')
     .action(async (id: string, name: string) => {
@@ -64,7 +64,7 @@ export function registerSnapshotCommands(program: Command): void {
 
   program
     .command('delsnapshot')
-    .description("delete a snapshot of a VM and its stick (qm delsnapshot, then the stick's copy); also removes a stick snapshot whose VM snapshot is gone")
+    .description("delete a snapshot of a VM and its stick (qm delsnapshot, then the stick's copy or storage snapshot); also removes a stick snapshot whose VM snapshot is gone")
     .argument('<vmid>')
     .argument('<name>')
     .option('--force', 'qm delsnapshot --force: remove it from the config even if a disk snapshot cannot be removed')
