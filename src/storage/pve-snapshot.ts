@@ -8,7 +8,9 @@
  *   rollback  volume_snapshot_rollback (it asks volume_rollback_is_possible first: ZFS refuses when a
  *             newer snapshot exists; LVM-thin removes the volume and recreates it from the snapshot)
  *   delete    volume_snapshot_delete($cfg, $volid, $snap, $running)
- *   list      volume_snapshot_info, which only some plugins (and PVE versions) have: "unlisted" otherwise
+ *   list      volume_snapshot_info where the storage's plugin defines it itself (ZFS); "unlisted" otherwise:
+ *             LvmThinPlugin inherits LVMPlugin's (which knows only qcow2 volume chains and answers {} for
+ *             thin snapshots), RBDPlugin Plugin.pm's (qemu-img on a file path), older PVE has none
  */
 import { CommandError } from '../errors.js';
 import type { Exec } from '../ports/exec.js';
@@ -37,7 +39,11 @@ if ($op eq 'feature') {
 } elsif ($op eq 'delete') {
     PVE::Storage::volume_snapshot_delete($cfg, $volid, $snap, $running ? 1 : 0);
 } else {
-    my $info = eval { PVE::Storage::volume_snapshot_info($cfg, $volid) };
+    # only a plugin's own volume_snapshot_info knows its snapshots (ZFSPoolPlugin): LvmThinPlugin inherits
+    # LVMPlugin's, which answers {} without snapshot-as-volume-chain; RBDPlugin inherits Plugin.pm's
+    my $plugin = PVE::Storage::Plugin->lookup($scfg->{type});
+    my $own = do { no strict 'refs'; defined(&{$plugin . '::volume_snapshot_info'}) };
+    my $info = $own ? eval { PVE::Storage::volume_snapshot_info($cfg, $volid) } : undef;
     if (ref($info) ne 'HASH') {
         print "PVUG\tunlisted\n";
     } else {

@@ -3,7 +3,7 @@ package PVE::Storage;
 # A stand-in for Proxmox's PVE::Storage, for tests only: just the calls src/storage/pve-lib.ts makes
 # (config, parse_volume_id, storage_check_enabled, parse_volname, activate_volumes, path, map_volume,
 # deactivate_volumes; src/storage/pve-snapshot.ts: volume_has_feature, volume_snapshot,
-# volume_snapshot_rollback, volume_snapshot_delete, volume_snapshot_info), for `dir`, `lvm` and
+# volume_snapshot_rollback, volume_snapshot_delete, Plugin->lookup), for `dir`, `lvm` and
 # `lvmthin` storages, in plain perl-base. Put its folder on PERL5LIB.
 #
 # An `lvm` volume is a backing file $PVUG_STUB_LVM_DIR/<vg>/<lv>.img; with PVUG_STUB_LOOP=1, activation
@@ -197,23 +197,24 @@ sub volume_snapshot_delete {
     unlink($snapfile) or die "stub: cannot remove $snapfile: $!\n";
 }
 
-sub volume_snapshot_info {
-    my ($cfg, $volid) = @_;
-    my (undef, $file) = _snap_files($cfg, $volid);
-    my ($dir, $name) = $file =~ m!^(.*)/([^/]+)\.img$!;
-    my $info = { current => {} };
-    opendir(my $dh, $dir) or die "stub: cannot list $dir: $!\n";
-    for my $f (readdir($dh)) {
-        $info->{$1} = {} if $f =~ m/^snap_\Q$name\E_(.+)\.img$/;
-    }
-    closedir($dh);
-    return $info;
-}
 
 sub map_volume {
     my ($cfg, $volid) = @_;
     _log('map', $volid);
     die "stub: no Ceph cluster here\n";
+}
+
+# PVE::Storage::Plugin->lookup gives the plugin class of a storage type; pve-snapshot.ts asks whether
+# that class defines volume_snapshot_info itself. None of the stub's types do (LvmThinPlugin inherits
+# LVMPlugin's, DirPlugin Plugin.pm's), so their snapshots are "unlisted", as on a real node.
+package PVE::Storage::Plugin;
+
+my %CLASSES = (dir => 'DirPlugin', lvm => 'LVMPlugin', lvmthin => 'LvmThinPlugin', rbd => 'RBDPlugin', zfspool => 'ZFSPoolPlugin');
+
+sub lookup {
+    my ($class, $type) = @_;
+    my $name = $CLASSES{$type} or die "unknown section type '$type'\n";
+    return "PVE::Storage::$name";
 }
 
 1;
