@@ -5,6 +5,8 @@
 import type { HostFs } from '../ports/host-fs.js';
 import { checkBackups } from '../backup/doctor-checks.js';
 import { checkSnapshots } from '../snapshot/doctor-check.js';
+import { checkVolumeSnapshots } from '../snapshot/doctor-volumes.js';
+import { pveVolumeSnapshots } from '../storage/pve-snapshot.js';
 import type { Exec } from '../ports/exec.js';
 import type { Settings } from '../settings/types.js';
 import type { AdminApi } from './admin-deps.js';
@@ -49,6 +51,7 @@ export async function runDoctor(deps: DoctorDeps): Promise<CheckResult[]> {
   results.push(await checkHookFile(deps.fs, deps.exec, deps.hookscript));
   results.push(...checkBackups(deps.fs, settings));
   results.push(...checkSnapshots(deps.fs, settings));
+  results.push(...(await checkVolumeSnapshots(deps.fs, settings, pveVolumeSnapshots(deps.exec))));
   let api: AdminApi | undefined;
   try {
     api = deps.api(settings);

@@ -16,6 +16,7 @@ import type { SnapshotDeps } from '../snapshot/deps.js';
 import { rollbackVm } from '../snapshot/rollback.js';
 import { snapshotVm } from '../snapshot/take.js';
 import { StateStore } from '../state/record.js';
+import { pveVolumeSnapshots } from '../storage/pve-snapshot.js';
 import { parseSnapshotName } from '../values/snapshot-name.js';
 import { printLine } from './admin-deps.js';
 import { vmidArg } from './args.js';
@@ -38,12 +39,12 @@ export function registerSnapshotCommands(program: Command): void {
   const deps = (): SnapshotDeps => {
     const settings = loadSettings({ path: program.opts<{ settings?: string }>().settings });
     const fs = nodeHostFs(settings.paths.root);
-    return { fs, settings, qm: qmTool(execaExec), state: new StateStore(fs, settings.paths.stateDir), cloner: cpCloner(execaExec), clock: realClock, print: printLine, pid: process.pid };
+    return { fs, settings, qm: qmTool(execaExec), volumes: pveVolumeSnapshots(execaExec), state: new StateStore(fs, settings.paths.stateDir), cloner: cpCloner(execaExec), clock: realClock, print: printLine, pid: process.pid };
   };
 
   program
     .command('snapshot')
-    .description("snapshot a VM and its stick in one command (qm snapshot, and a copy of each writable image file beside it); run as root on the VM's node")
+    .description("snapshot a VM and its stick in one command (qm snapshot, a copy of each writable image file beside it, a storage snapshot of each volume); run as root on the VM's node")
     .argument('<vmid>')
     .argument('<name>', "snapshot name: Proxmox's rule (2-40 characters, a letter first, then letters, digits, - or _; not 'current')")
     .option('--description <text>', 'a comment for the snapshot (qm snapshot --description)')
@@ -54,7 +55,7 @@ export function registerSnapshotCommands(program: Command): void {
 
   program
     .command('rollback')
-    .description('roll a stopped VM and its stick back to a snapshot (qm rollback; the stick copies verified, then swapped in atomically)')
+    .description('roll a stopped VM and its stick back to a snapshot (qm rollback; the stick copies verified, then swapped in atomically; volumes rolled back to their storage snapshot)')
     .argument('<vmid>')
     .argument('<name>')
     .action(async (id: string, name: string) => {
@@ -63,7 +64,7 @@ export function registerSnapshotCommands(program: Command): void {
 
   program
     .command('delsnapshot')
-    .description("delete a snapshot of a VM and its stick (qm delsnapshot, then the stick's copy); also removes a stick snapshot whose VM snapshot is gone")
+    .description("delete a snapshot of a VM and its stick (qm delsnapshot, then the stick's copy or storage snapshot); also removes a stick snapshot whose VM snapshot is gone")
     .argument('<vmid>')
     .argument('<name>')
     .option('--force', 'qm delsnapshot --force: remove it from the config even if a disk snapshot cannot be removed')

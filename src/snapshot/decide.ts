@@ -9,6 +9,7 @@ import { SnapshotError } from '../errors.js';
 import type { GadgetError } from '../errors.js';
 import { isPausedState } from './deps.js';
 import { snapshottable, type LunFact, type VmFacts } from './facts.js';
+import type { ManifestVolume } from './manifest.js';
 import type { StickFolder, StickSnapshot } from './store.js';
 
 export type Decision<P> = { kind: 'plan'; plan: P } | { kind: 'refuse'; error: GadgetError };
@@ -18,6 +19,8 @@ const refuse = (message: string, fix: string, path?: string): { kind: 'refuse'; 
 export interface SnapshotPlan {
   /** writable image files to copy, grouped later by their directory */
   copy: (LunFact & { kind: 'file' })[];
+  /** volume LUNs whose storage can snapshot them: a storage snapshot named like the VM's */
+  volumes: (LunFact & { kind: 'volume' })[];
   /** one line per LUN left out, and why */
   skipped: string[];
   live: boolean;
@@ -37,7 +40,10 @@ function vmRefusal(f: VmFacts, what: string, qmAlone: string): { kind: 'refuse';
   return undefined;
 }
 
-export function decideSnapshot(f: VmFacts, name: string, stick: StickSnapshot, vmstate: boolean): Decision<SnapshotPlan> {
+/** PVE::Storage's answer for a volume LUN (volume_has_feature snapshot), by LUN index */
+export type VolumeCaps = ReadonlyMap<number, { type: string; snapshot: boolean }>;
+
+export function decideSnapshot(f: VmFacts, name: string, stick: StickSnapshot, vmstate: boolean, caps: VolumeCaps = new Map()): Decision<SnapshotPlan> {
   const vm = vmRefusal(f, 'snapshot', `qm snapshot ${f.vmid} ${name}`);
   if (vm) return vm;
   if (f.snapshots.has(name)) return refuse(`VM ${f.vmid} already has a snapshot named ${name}`, `pick another name (qm listsnapshot ${f.vmid})`, f.configPath);
@@ -46,20 +52,27 @@ export function decideSnapshot(f: VmFacts, name: string, stick: StickSnapshot, v
     return refuse(`the stick of VM ${f.vmid} already has a snapshot named ${name} (${where}), with no VM snapshot of that name`, `remove it first: pve-usb-gadget delsnapshot ${f.vmid} ${name}`, stick.folders[0]?.folder);
   }
   const copy: SnapshotPlan['copy'] = [];
+  const volumes: SnapshotPlan['volumes'] = [];
   const skipped: string[] = [];
   for (const l of f.luns) {
     if (l.kind === 'refused') return { kind: 'refuse', error: l.error };
     if (l.kind === 'volume') {
-      return refuse(
-        `snapshots of sticks on Proxmox volumes are not supported yet (LUN ${l.index} is ${l.image})`,
-        'use an image file for that LUN, or make it read-only (readonly = true) if the guest need not write it',
-      );
+      const cap = caps.get(l.index);
+      if (!cap) return refuse(`LUN ${l.index}'s volume ${l.volid} was not asked about`, 'report this as a bug');
+      if (!cap.snapshot) {
+        return refuse(
+          `LUN ${l.index} is volume ${l.volid} on storage '${l.storage}' (type ${cap.type}), which Proxmox cannot snapshot (volume_has_feature snapshot: no; thick LVM and raw images on a directory have no snapshots)`,
+          'put that LUN on a storage with snapshots (LVM-thin, ZFS, Ceph RBD) or on an image file, make it read-only (readonly = true) if the guest need not write it, or use vzdump backups, which copy it',
+        );
+      }
+      volumes.push(l);
+      continue;
     }
     if (l.kind === 'block') return refuse(`snapshots of sticks on block devices are not supported (LUN ${l.index} is ${l.image})`, 'use an image file for that LUN');
     if (l.kind === 'file') copy.push(l);
     else skipped.push(`LUN ${l.index} (${l.image}) is ${SKIP_TEXT[l.kind]}`);
   }
-  return { kind: 'plan', plan: { copy, skipped, live: f.run.running, paused: isPausedState(f.run), vmstate } };
+  return { kind: 'plan', plan: { copy, volumes, skipped, live: f.run.running, paused: isPausedState(f.run), vmstate } };
 }
 
 export interface RollbackLun {
@@ -74,6 +87,8 @@ export interface RollbackLun {
 
 export interface RollbackPlan {
   luns: RollbackLun[];
+  /** volume LUNs: rolled back to their storage snapshot */
+  volumes: ManifestVolume[];
   /** the VM snapshot saved RAM: qm rollback starts the VM itself (AbstractConfig snapshot_rollback) */
   vmstate: boolean;
   warnings: string[];
@@ -104,13 +119,21 @@ export function decideRollback(f: VmFacts, name: string, stick: StickSnapshot, t
   if (f.liveRecord) return refuse(`the stick of VM ${f.vmid} is live`, `pve-usb-gadget down ${f.vmid}, then roll back`);
   const qmAlone = `to roll back the VM alone (the stick keeps its data as it is now): qm rollback ${f.vmid} ${name}`;
   if (stick.kind === 'none') {
-    if (f.spec && !snapshottable(f.luns)) return { kind: 'plan', plan: { luns: [], vmstate: snap.vmstate !== undefined, warnings: [], folders: [] } };
+    if (f.spec && !snapshottable(f.luns)) return { kind: 'plan', plan: { luns: [], volumes: [], vmstate: snap.vmstate !== undefined, warnings: [], folders: [] } };
     return refuse(`the stick of VM ${f.vmid} has no snapshot named ${name} (looked in ${stick.looked.join(', ') || 'no folder: no image directory'})`, qmAlone);
   }
   if (stick.kind === 'incomplete') return refuse(`the stick snapshot ${name} of VM ${f.vmid} is not complete: ${stick.why}`, `${qmAlone}; pve-usb-gadget delsnapshot ${f.vmid} ${name} removes both`, stick.folders[0]?.folder);
   const luns: RollbackLun[] = [];
+  const volumes: ManifestVolume[] = [];
   const warnings: string[] = [];
   for (const folder of stick.folders) {
+    for (const v of folder.manifest.volumes ?? []) {
+      volumes.push(v);
+      const now = f.luns.find((x) => x.index === v.index);
+      if (now?.image !== v.image) {
+        warnings.push(`LUN ${v.index}: the snapshot was taken of volume ${v.volid}, the notes now name ${now ? now.image : 'no such LUN'}; ${v.volid} is rolled back all the same, and the next start serves what the notes name`);
+      }
+    }
     for (const l of folder.manifest.luns) {
       const judged = targets.judged.get(l.index);
       if (!judged) return refuse(`LUN ${l.index}'s image ${l.source} was not checked`, 'report this as a bug');
@@ -136,13 +159,17 @@ export function decideRollback(f: VmFacts, name: string, stick: StickSnapshot, t
     }
   }
   luns.sort((a, b) => a.index - b.index);
-  return { kind: 'plan', plan: { luns, vmstate: snap.vmstate !== undefined, warnings, folders: stick.folders } };
+  volumes.sort((a, b) => a.index - b.index);
+  return { kind: 'plan', plan: { luns, volumes, vmstate: snap.vmstate !== undefined, warnings, folders: stick.folders } };
 }
 
 export interface DeletePlan {
   /** the VM snapshot exists: qm delsnapshot first */
   qm: boolean;
   folders: string[];
+  /** storage snapshots the folders' manifests name: volume_snapshot_delete after qm delsnapshot */
+  volumes: ManifestVolume[];
+  running: boolean;
   /** the stick snapshot's state, for the output */
   stick: StickSnapshot['kind'];
 }
@@ -152,5 +179,7 @@ export function decideDelete(f: VmFacts, name: string, stick: StickSnapshot): De
   if (!vmHas && stick.kind === 'none') {
     return refuse(`VM ${f.vmid} has no snapshot named ${name}, and its stick neither (looked in ${stick.looked.join(', ') || 'no folder'})`, `see qm listsnapshot ${f.vmid}`, f.configPath);
   }
-  return { kind: 'plan', plan: { qm: vmHas, folders: stick.kind === 'none' ? [] : stick.folders.map((x) => x.folder), stick: stick.kind } };
+  const folders = stick.kind === 'none' ? [] : stick.folders;
+  const volumes = folders.flatMap((x) => x.manifest?.volumes ?? []);
+  return { kind: 'plan', plan: { qm: vmHas, folders: folders.map((x) => x.folder), volumes, running: f.run.running, stick: stick.kind } };
 }

@@ -25,10 +25,25 @@ export interface SnapshotVm {
   delsnapshot(vmid: number, name: string, opts: { force?: boolean }): Promise<void>;
 }
 
+/**
+ * Storage snapshots of volume LUNs, through PVE::Storage (storage/pve-snapshot.ts pveVolumeSnapshots):
+ * the same calls qemu-server makes for the VM's own disks.
+ */
+export interface VolumeSnapshots {
+  /** volume_has_feature(snapshot) for this volume, and its storage type */
+  capability(volid: string, running: boolean): Promise<{ type: string; snapshot: boolean }>;
+  snapshot(volid: string, snap: string): Promise<void>;
+  rollback(volid: string, snap: string): Promise<void>;
+  remove(volid: string, snap: string, running: boolean): Promise<void>;
+  /** the volume's snapshot names, or undefined where the storage cannot list them */
+  list(volid: string): Promise<string[] | undefined>;
+}
+
 export interface SnapshotDeps {
   fs: HostFs;
   settings: Settings;
   qm: SnapshotVm;
+  volumes: VolumeSnapshots;
   state: StateStore;
   cloner: Cloner;
   clock: Clock;

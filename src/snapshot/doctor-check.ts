@@ -9,13 +9,23 @@ import type { CheckResult } from '../cli/doctor-result.js';
 import { smbiosUuid } from '../hook/vm-source.js';
 import { parseLocalVmConfig, parseSnapshotSections } from '../proxmox/local-config.js';
 import type { Settings } from '../settings/types.js';
+import type { GadgetSpec } from '../spec/types.js';
 import { validateNotes } from '../spec/validate.js';
 import { parseVmid } from '../values/proxmox-ids.js';
 import { findStickSnapshot, listStickSnapshots, storeRoots } from './store.js';
 
-export function checkSnapshots(fs: HostFs, settings: Settings): CheckResult[] {
-  const results: CheckResult[] = [];
+/** A VM of this node as doctor's snapshot checks see it: its notes' spec, VM snapshots, store roots. */
+export interface VmSnapshotView {
+  vmid: number;
+  spec: GadgetSpec | undefined;
+  vmSnaps: string[];
+  roots: string[];
+}
+
+/** Every VM config file of this node, read for the snapshot checks. */
+export function vmSnapshotViews(fs: HostFs, settings: Settings): VmSnapshotView[] {
   const dir = settings.paths.pveConfigDir;
+  const out: VmSnapshotView[] = [];
   for (const file of fs.list(dir)) {
     const parsed = file.endsWith('.conf') ? parseVmid(file.slice(0, -'.conf'.length)) : undefined;
     if (!parsed?.ok) continue;
@@ -24,8 +34,14 @@ export function checkSnapshots(fs: HostFs, settings: Settings): CheckResult[] {
     const local = parseLocalVmConfig(text);
     const r = validateNotes(local.description ?? '', { vmid, smbiosUuid: smbiosUuid(local.options.smbios1), defaultSpeed: settings.defaultSpeed });
     const spec = r.kind === 'ok' ? r.spec : undefined;
-    const vmSnaps = [...parseSnapshotSections(text).keys()];
-    const roots = storeRoots(fs, settings, spec?.luns.map((l) => l.image) ?? []);
+    out.push({ vmid, spec, vmSnaps: [...parseSnapshotSections(text).keys()], roots: storeRoots(fs, settings, spec?.luns.map((l) => l.image) ?? []) });
+  }
+  return out;
+}
+
+export function checkSnapshots(fs: HostFs, settings: Settings): CheckResult[] {
+  const results: CheckResult[] = [];
+  for (const { vmid, spec, vmSnaps, roots } of vmSnapshotViews(fs, settings)) {
     const stickSnaps = listStickSnapshots(fs, roots, vmid);
     if (!spec && stickSnaps.size === 0) continue;
     const check = `VM ${vmid} snapshots`;

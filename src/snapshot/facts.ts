@@ -10,6 +10,7 @@ import { GadgetError, NotesError, SnapshotError } from '../errors.js';
 import { parseLocalVmConfig, parseSnapshotSections } from '../proxmox/local-config.js';
 import { smbiosUuid } from '../hook/vm-source.js';
 import type { GadgetSpec } from '../spec/types.js';
+import { planVolumes } from '../storage/resolve.js';
 import { validateNotes } from '../spec/validate.js';
 import type { SnapshotDeps, VmRunState } from './deps.js';
 import { findStickSnapshot, storeRoots, type StickSnapshot } from './store.js';
@@ -17,7 +18,8 @@ import { findStickSnapshot, storeRoots, type StickSnapshot } from './store.js';
 /** A LUN of the current notes, as a snapshot sees it. */
 export type LunFact =
   | { index: number; image: string; kind: 'file'; real: string }
-  | { index: number; image: string; kind: 'cdrom' | 'readonly' | 'volume' | 'block' }
+  | { index: number; image: string; kind: 'cdrom' | 'readonly' | 'block' }
+  | { index: number; image: string; kind: 'volume'; volid: string; storage: string; type: string }
   | { index: number; image: string; kind: 'refused'; error: GadgetError };
 
 export interface VmFacts {
@@ -47,7 +49,7 @@ export async function readVmFacts(deps: SnapshotDeps, vmid: number): Promise<VmF
   const local = parseLocalVmConfig(text);
   const r = validateNotes(local.description ?? '', { vmid, smbiosUuid: smbiosUuid(local.options.smbios1), defaultSpeed: deps.settings.defaultSpeed });
   const spec = r.kind === 'ok' ? r.spec : undefined;
-  const luns = spec ? lunFacts(deps, vmid, spec) : [];
+  const luns = spec ? lunFacts(deps, vmid, spec, local.options) : [];
   return {
     vmid,
     configPath,
@@ -62,15 +64,33 @@ export async function readVmFacts(deps: SnapshotDeps, vmid: number): Promise<VmF
   };
 }
 
-/** Each LUN: skipped (read-only media), not supported (volumes, block devices), refused, or a file to copy. */
-export function lunFacts(deps: Pick<SnapshotDeps, 'fs' | 'settings'>, vmid: number, spec: GadgetSpec): LunFact[] {
+/**
+ * Each LUN: skipped (read-only media), not supported (block devices), refused, a file to copy, or a
+ * volume the storage rules allow (storage/volume-rules.ts: allowed_storages, this VM's own, none of
+ * its disks), with its storage and type from storage.cfg.
+ */
+export function lunFacts(deps: Pick<SnapshotDeps, 'fs' | 'settings'>, vmid: number, spec: GadgetSpec, vmConfig?: Readonly<Record<string, string>>): LunFact[] {
   const ctx = imageContext(deps.fs, deps.settings, vmid);
+  const writable = { ...spec, luns: spec.luns.filter((l) => !l.cdrom && !l.readonly) };
+  let plans: ReturnType<typeof planVolumes> | GadgetError;
+  try {
+    plans = planVolumes(deps, vmid, writable, vmConfig);
+  } catch (err) {
+    if (!(err instanceof GadgetError)) throw err;
+    plans = err;
+  }
   return spec.luns.map((lun): LunFact => {
     const base = { index: lun.index, image: lun.image };
     if (lun.cdrom) return { ...base, kind: 'cdrom' };
     if (lun.readonly) return { ...base, kind: 'readonly' };
     try {
       const b = lunBacking(deps.fs, deps.settings, ctx, lun);
+      if (b.kind === 'volume') {
+        if (plans instanceof GadgetError) throw plans;
+        const p = plans.get(lun.index);
+        if (!p) throw new SnapshotError(`LUN ${lun.index}'s volume ${lun.image} was not checked`, { fix: 'report this as a bug' });
+        return { ...base, kind: 'volume', volid: p.volid, storage: p.id.storage, type: p.type };
+      }
       return b.kind === 'file' ? { ...base, kind: 'file', real: b.real } : { ...base, kind: b.kind };
     } catch (err) {
       if (err instanceof GadgetError) return { ...base, kind: 'refused', error: err };

@@ -15,6 +15,11 @@
 import * as path from 'node:path';
 
 export const SNAPSHOT_STORE = '.pve-usb-gadget-snapshots';
+/**
+ * The root whose store holds the manifests of volume LUNs' storage snapshots (the snapshot itself is
+ * the storage's: nothing of its bytes lies here). Node-local, root's, like the kernel records.
+ */
+export const VOLUME_SNAPSHOT_ROOT = '/var/lib/pve-usb-gadget';
 export const MANIFEST_FILE = 'manifest.json';
 
 export const lunFile = (index: number): string => `lun${index}.raw`;

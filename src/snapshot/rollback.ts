@@ -11,6 +11,10 @@
  *     are swapped in before qm runs, the old ones kept under a temp name, and put back if qm fails.
  * Refused while the VM runs (qm rollback would stop it hard: QemuConfig __snapshot_rollback_vm_stop)
  * and while its stick is live.
+ * Volume LUNs go back to their storage snapshot (PVE::Storage volume_snapshot_rollback; volumes.ts)
+ * after the copies are verified and just before `qm rollback` (with RAM, qm starts the VM, which must
+ * find them rolled back). The stick is not live, so post-stop has unmapped RBD images and deactivated
+ * thick volumes; LVM-thin stays active (as Proxmox keeps it), and its rollback recreates the LV.
  */
 import * as fs from 'node:fs';
 import { ChecksumMismatch, copyWithHash } from '../backup/copy-file.js';
@@ -23,9 +27,12 @@ import type { SnapshotDeps } from './deps.js';
 import { readVmFacts, stickSnapshotOf } from './facts.js';
 import { rollbackKeep, rollbackTemp } from './names.js';
 import type { StickSnapshot } from './store.js';
+import type { ManifestVolume } from './manifest.js';
+import { rollbackVolumes } from './volumes.js';
 
 export interface RollbackResult {
   luns: RollbackLun[];
+  volumes: ManifestVolume[];
   vmstate: boolean;
 }
 
@@ -58,25 +65,35 @@ export async function rollbackVm(deps: SnapshotDeps, vmid: number, name: string)
   const stick = stickSnapshotOf(deps, facts, name);
   const d = decideRollback(facts, name, stick, judgeTargets(deps, vmid, stick));
   if (d.kind === 'refuse') throw d.error;
-  const { luns, vmstate, warnings } = d.plan;
+  const { luns, volumes, vmstate, warnings } = d.plan;
   const say = (l: string) => deps.print(`VM ${vmid}: ${l}`);
   const ctx = imageContext(deps.fs, deps.settings, vmid);
   const temps = luns.map((l) => rollbackTemp(l.target, deps.pid));
+  const rolled: ManifestVolume[] = [];
   try {
     luns.forEach((l, i) => writeVerified(deps, l, temps[i] as string, ctx));
-    if (vmstate) await swapInThenRollback(deps, vmid, name, luns, temps);
+    await rollbackVolumes(deps, volumes, rolled);
+    if (vmstate) await swapInThenRollback(deps, vmid, name, luns, temps, rolled.length > 0);
     else {
-      await qmRollback(deps, vmid, name);
+      await qmRollback(deps, vmid, name, rolled.length > 0);
       luns.forEach((l, i) => fs.renameSync(deps.fs.real(temps[i] as string), deps.fs.real(l.target)));
     }
+  } catch (err) {
+    if (rolled.length === 0 || !(err instanceof GadgetError)) throw err;
+    // the volumes are back, the VM (and the files) are not: say so, with the command that finishes it
+    throw new SnapshotError(`${err.message}; the storage snapshot was already rolled back for ${rolled.map((v) => `${v.volid} (LUN ${v.index})`).join(', ')}`, {
+      cause: err,
+      fix: `fix the cause, then run pve-usb-gadget rollback ${vmid} ${name} again (it rolls the volumes back once more)`,
+    });
   } finally {
     for (const t of temps) fs.rmSync(deps.fs.real(t), { force: true });
   }
   for (const l of luns) say(`LUN ${l.index}: ${l.target} is back to snapshot ${name} (${l.size} bytes, SHA-256 verified)`);
-  if (luns.length === 0) say('the stick has nothing to roll back (read-only media only)');
+  for (const v of volumes) say(`LUN ${v.index}: volume ${v.volid} is back to its storage snapshot ${v.snapshot} (${v.type})`);
+  if (luns.length === 0 && volumes.length === 0) say('the stick has nothing to roll back (read-only media only)');
   for (const w of warnings) say(`WARNING: ${w}`);
-  say(`rolled back to snapshot ${name}: the VM (qm rollback)${luns.length > 0 ? ' and its stick' : ''}${vmstate ? '; the snapshot has RAM, so qm started the VM from it' : ''}`);
-  return { luns, vmstate };
+  say(`rolled back to snapshot ${name}: the VM (qm rollback)${luns.length + volumes.length > 0 ? ' and its stick' : ''}${vmstate ? '; the snapshot has RAM, so qm started the VM from it' : ''}`);
+  return { luns, volumes, vmstate };
 }
 
 /** The copy written to `tmp` beside its image and verified; the policy checked on the real file. */
@@ -100,17 +117,17 @@ function writeVerified(deps: SnapshotDeps, l: RollbackLun, tmp: string, ctx: Ret
 }
 
 /** qm rollback; its failure said with what it means for the stick: untouched. */
-async function qmRollback(deps: SnapshotDeps, vmid: number, name: string): Promise<void> {
+async function qmRollback(deps: SnapshotDeps, vmid: number, name: string, volumesBack = false): Promise<void> {
   try {
     await deps.qm.rollback(vmid, name);
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
-    throw new SnapshotError(`${why}; the stick was left as it was`, { cause: err, fix: err instanceof GadgetError && err.fix ? err.fix : 'see the qm message' });
+    throw new SnapshotError(`${why}; the stick${volumesBack ? "'s image files were" : ' was'} left as ${volumesBack ? 'they were' : 'it was'}`, { cause: err, fix: err instanceof GadgetError && err.fix ? err.fix : 'see the qm message' });
   }
 }
 
 /** vmstate: images in place first (the old ones kept aside), qm rollback, the old ones back if it fails. */
-async function swapInThenRollback(deps: SnapshotDeps, vmid: number, name: string, luns: readonly RollbackLun[], temps: readonly string[]): Promise<void> {
+async function swapInThenRollback(deps: SnapshotDeps, vmid: number, name: string, luns: readonly RollbackLun[], temps: readonly string[], volumesBack: boolean): Promise<void> {
   const real = (p: string) => deps.fs.real(p);
   const swapped: RollbackLun[] = [];
   const putBack = () => {
@@ -127,7 +144,7 @@ async function swapInThenRollback(deps: SnapshotDeps, vmid: number, name: string
     throw err;
   }
   try {
-    await qmRollback(deps, vmid, name);
+    await qmRollback(deps, vmid, name, volumesBack);
   } catch (err) {
     putBack();
     throw err;

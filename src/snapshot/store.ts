@@ -10,7 +10,7 @@ import type { Settings } from '../settings/types.js';
 import { looksLikeVolumeId } from '../storage/volume-id.js';
 import { parseSnapshotName } from '../values/snapshot-name.js';
 import { parseSnapshotManifest, type SnapshotManifest } from './manifest.js';
-import { MANIFEST_FILE, OUR_FILE, snapshotFolder, storeDir, vmStoreDir } from './names.js';
+import { MANIFEST_FILE, OUR_FILE, snapshotFolder, storeDir, VOLUME_SNAPSHOT_ROOT, vmStoreDir } from './names.js';
 
 export interface StickFolder {
   /** host-absolute, a realpath */
@@ -55,6 +55,8 @@ export function storeRoots(fs: HostFs, settings: Settings, images: readonly stri
   const out: string[] = [];
   const add = (d: string | undefined) => d !== undefined && isRealDir(fs, d) && !out.includes(d) && out.push(d);
   for (const image of images) if (!looksLikeVolumeId(image)) add(imageDirOf(fs, image));
+  // volume LUNs' manifests; looked in always: the notes may name no volume any more
+  add(VOLUME_SNAPSHOT_ROOT);
   for (const d of settings.images.allowedDirs) {
     try {
       add(fs.realpath(d));
@@ -86,7 +88,7 @@ export function findStickSnapshot(fs: HostFs, roots: readonly string[], vmid: nu
   if (broken?.problem) return { kind: 'incomplete', folders, why: broken.problem };
   const manifests = folders.map((f) => f.manifest as SnapshotManifest);
   const all = [...(manifests[0]?.allLuns ?? [])].sort((a, b) => a - b);
-  const have = manifests.flatMap((m) => m.luns.map((l) => l.index)).sort((a, b) => a - b);
+  const have = manifests.flatMap((m) => [...m.luns.map((l) => l.index), ...(m.volumes ?? []).map((v) => v.index)]).sort((a, b) => a - b);
   const sameAll = manifests.every((m) => [...m.allLuns].sort((a, b) => a - b).join() === all.join());
   if (!sameAll || have.join() !== all.join()) {
     return { kind: 'incomplete', folders, why: `the snapshot copied LUN ${all.join(', ')}, these folders hold LUN ${have.join(', ') || 'none'}` };
@@ -131,6 +133,7 @@ export function removeStickFolder(fs: HostFs, folder: string): string[] {
 
 /** Makes (or enters) `<root>/.pve-usb-gadget-snapshots/<vmid>/` and creates the new folder `name` in it. */
 export function makeStickFolder(fs: HostFs, root: string, vmid: number, name: string): string {
+  if (root === VOLUME_SNAPSHOT_ROOT && !fs.exists(root)) fs.mkdir(root, { recursive: true, mode: 0o700 });
   for (const d of [storeDir(root), vmStoreDir(root, vmid)]) {
     if (!fs.exists(d)) fs.mkdir(d, { mode: 0o700 });
     if (!isRealDir(fs, d)) throw new SnapshotError(`${d} is not a plain directory (a symlink?); not writing through it`, { path: d, fix: 'remove it; pve-usb-gadget creates it' });

@@ -14,11 +14,16 @@
  * saved its RAM: the RAM then knows exactly the stick data the copy holds (a guest resumed from that
  * RAM with a newer or older stick would see its cached filesystem disagree with the medium).
  * Without --vmstate the stick and the VM's disks are each crash-consistent, moments apart.
+ *
+ * A LUN on a Proxmox volume whose storage can snapshot it (volume_has_feature: LVM-thin, ZFS, RBD)
+ * gets a storage snapshot named like the VM's (volumes.ts), taken before qm and deleted again when qm
+ * fails; it is atomic, so the guest is not paused for it (with --vmstate it is taken inside the pause,
+ * like the copies). Its manifest lies under VOLUME_SNAPSHOT_ROOT. A storage that cannot is refused first.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { CopyResult } from '../backup/copy-file.js';
-import { manifestUsb, type CopyMethod, type ManifestLun } from '../backup/manifest.js';
+import { manifestUsb, type ManifestLun } from '../backup/manifest.js';
 import { GadgetError, SnapshotError } from '../errors.js';
 import { unraidGuid } from '../spec/guid.js';
 import { usbId, type GadgetSpec } from '../spec/types.js';
@@ -26,8 +31,9 @@ import { copyAll, hashAll, partPath, reflinkAll, type LunCopy } from './copy-lun
 import { decideSnapshot, type SnapshotPlan } from './decide.js';
 import type { SnapshotDeps } from './deps.js';
 import { readVmFacts, stickSnapshotOf } from './facts.js';
-import { SNAPSHOT_FORMAT, serializeSnapshotManifest } from './manifest.js';
-import { lunFile, MANIFEST_FILE, snapshotFolder } from './names.js';
+import { SNAPSHOT_FORMAT, serializeSnapshotManifest, type ManifestVolume, type SnapshotMethod } from './manifest.js';
+import { lunFile, MANIFEST_FILE, snapshotFolder, VOLUME_SNAPSHOT_ROOT } from './names.js';
+import { removeVolumeSnapshots, snapshotVolumes, volumeCaps } from './volumes.js';
 import { makeStickFolder, removeStickFolder } from './store.js';
 
 export interface SnapshotRequest {
@@ -38,25 +44,27 @@ export interface SnapshotRequest {
 }
 
 export interface SnapshotResult {
-  method: CopyMethod;
+  method: SnapshotMethod;
   /** how long the guest was paused in all (with --vmstate: until qm had saved the RAM) */
   pausedMs: number;
   folders: string[];
   luns: ManifestLun[];
+  volumes: ManifestVolume[];
   guid: string;
 }
 
-const METHOD_TEXT: Record<CopyMethod, string> = {
+const METHOD_TEXT: Record<SnapshotMethod, string> = {
   offline: 'copied while the VM was stopped',
   reflink: 'reflink clone while the guest ran, not paused',
   pause: 'guest paused for it',
   'already-paused': 'the guest was already paused and stays so',
+  storage: 'storage snapshots only',
 };
 
 export async function snapshotVm(deps: SnapshotDeps, req: SnapshotRequest): Promise<SnapshotResult> {
   const { vmid, name } = req;
   const facts = await readVmFacts(deps, vmid);
-  const d = decideSnapshot(facts, name, stickSnapshotOf(deps, facts, name), req.vmstate === true);
+  const d = decideSnapshot(facts, name, stickSnapshotOf(deps, facts, name), req.vmstate === true, await volumeCaps(deps, facts));
   if (d.kind === 'refuse') throw d.error;
   const plan = d.plan;
   const spec = facts.spec as GadgetSpec;
@@ -65,6 +73,8 @@ export async function snapshotVm(deps: SnapshotDeps, req: SnapshotRequest): Prom
   if (plan.vmstate && !plan.live) say('--vmstate: the VM is stopped, there is no RAM to save (qm saves none)');
   const copies: LunCopy[] = plan.copy.map((l) => ({ index: l.index, real: l.real, folder: snapshotFolder(path.posix.dirname(l.real), vmid, name) }));
   const made: string[] = [];
+  const taken: ManifestVolume[] = [];
+  const atPoint = () => snapshotVolumes(deps, plan.volumes, name, taken);
   let qmDone = false;
   let qmFailed = false;
   const qmSnapshot = async () => {
@@ -78,16 +88,18 @@ export async function snapshotVm(deps: SnapshotDeps, req: SnapshotRequest): Prom
   };
   try {
     for (const root of new Set(plan.copy.map((l) => path.posix.dirname(l.real)))) made.push(makeStickFolder(deps.fs, root, vmid, name));
-    const finish = (method: CopyMethod, pausedMs: number, sums: Map<number, CopyResult>) => writeStick(deps, req, plan, spec, copies, { method, pausedMs, sums });
-    const point = await takePoint(deps, vmid, plan, copies, finish, qmSnapshot);
+    if (plan.volumes.length > 0) made.push(makeStickFolder(deps.fs, VOLUME_SNAPSHOT_ROOT, vmid, name));
+    const finish = (method: SnapshotMethod, pausedMs: number, sums: Map<number, CopyResult>) => writeStick(deps, req, plan, spec, copies, taken, { method, pausedMs, sums });
+    const point = await takePoint(deps, vmid, plan, copies, finish, qmSnapshot, atPoint);
     if (!qmDone) await qmSnapshot();
     const luns = point.luns;
     for (const l of luns) say(`LUN ${l.index} ${l.image}: ${l.size} bytes, SHA-256 ${l.sha256}, in ${copies.find((c) => c.index === l.index)?.folder}`);
-    if (copies.length === 0) say('the stick has nothing to snapshot: only qm snapshot was taken');
-    else say(`stick copied: method ${point.method} (${METHOD_TEXT[point.method]}), guest paused ${point.pausedMs} ms${plan.vmstate && plan.live ? ' in all, until qm had saved the RAM' : ''}`);
+    for (const v of taken) say(`LUN ${v.index} ${v.volid}: storage snapshot ${v.snapshot} (${v.type}, atomic: the guest was not paused for it${point.method === 'pause' && copies.length === 0 ? ' beyond --vmstate' : ''})`);
+    if (copies.length === 0 && taken.length === 0) say('the stick has nothing to snapshot: only qm snapshot was taken');
+    else if (copies.length > 0) say(`stick copied: method ${point.method} (${METHOD_TEXT[point.method]}), guest paused ${point.pausedMs} ms${plan.vmstate && plan.live ? ' in all, until qm had saved the RAM' : ''}`);
     const guid = unraidGuid(spec);
     say(`snapshot ${name} made: the VM (qm snapshot) and its stick ${usbId(spec)} serial ${spec.serial}, unRAID GUID ${guid}`);
-    return { method: point.method, pausedMs: point.pausedMs, folders: made, luns, guid };
+    return { method: point.method, pausedMs: point.pausedMs, folders: made, luns, volumes: taken, guid };
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
     if (qmDone) {
@@ -97,6 +109,7 @@ export async function snapshotVm(deps: SnapshotDeps, req: SnapshotRequest): Prom
         fix: `check the guest runs (qm status ${vmid} --verbose; qm resume ${vmid} if it is paused)`,
       });
     }
+    const left = await removeVolumeSnapshots(deps, taken, facts.run.running);
     for (const f of made) {
       try {
         removeStickFolder(deps.fs, f);
@@ -104,8 +117,11 @@ export async function snapshotVm(deps: SnapshotDeps, req: SnapshotRequest): Prom
         // the error below says nothing was kept; doctor lists a folder that stayed anyway
       }
     }
+    if (left.length > 0) {
+      throw new SnapshotError(`${why}; and these storage snapshots could not be removed again: ${left.map((x) => x.line).join('; ')}`, { cause: err, fix: 'remove them with the storage\'s own tools (lvremove, zfs destroy, rbd snap rm)' });
+    }
     if (qmFailed) {
-      throw new SnapshotError(`${why}; so the stick copy was removed too, nothing is left`, { cause: err, fix: err instanceof GadgetError && err.fix ? err.fix : 'see the qm message' });
+      throw new SnapshotError(`${why}; so the stick copy${taken.length > 0 ? ' and storage snapshots were' : ' was'} removed too, nothing is left`, { cause: err, fix: err instanceof GadgetError && err.fix ? err.fix : 'see the qm message' });
     }
     if (err instanceof GadgetError) throw err;
     throw new SnapshotError(`copying the stick of VM ${vmid} failed, nothing was kept: ${why}`, {
@@ -116,7 +132,7 @@ export async function snapshotVm(deps: SnapshotDeps, req: SnapshotRequest): Prom
 }
 
 interface Point {
-  method: CopyMethod;
+  method: SnapshotMethod;
   pausedMs: number;
   luns: ManifestLun[];
 }
@@ -127,11 +143,29 @@ async function takePoint(
   vmid: number,
   plan: SnapshotPlan,
   copies: readonly LunCopy[],
-  finish: (method: CopyMethod, pausedMs: number, sums: Map<number, CopyResult>) => ManifestLun[],
+  finish: (method: SnapshotMethod, pausedMs: number, sums: Map<number, CopyResult>) => ManifestLun[],
   qmSnapshot: () => Promise<void>,
+  atPoint: () => Promise<void>,
 ): Promise<Point> {
   const { fs: hostFs, cloner, pid, qm, clock } = deps;
-  if (copies.length === 0) return { method: 'offline', pausedMs: 0, luns: [] };
+  // --vmstate on a running guest: the storage snapshots too are taken inside the pause, before the RAM
+  const inPause = plan.vmstate && plan.live && !plan.paused;
+  if (!inPause || plan.volumes.length === 0) await atPoint();
+  if (copies.length === 0 && (!inPause || plan.volumes.length === 0)) {
+    return plan.volumes.length === 0 ? { method: 'offline', pausedMs: 0, luns: [] } : { method: 'storage', pausedMs: 0, luns: finish('storage', 0, new Map()) };
+  }
+  if (copies.length === 0) {
+    await qm.suspend(vmid);
+    const t0 = clock.now();
+    try {
+      await atPoint();
+      finish('pause', 0, new Map());
+      await qmSnapshot();
+    } finally {
+      await qm.resume(vmid);
+    }
+    return { method: 'pause', pausedMs: Math.max(0, Math.round(clock.now() - t0)), luns: [] };
+  }
   if (!plan.live) {
     const luns = finish('offline', 0, copyAll(hostFs, copies, pid));
     if ((await qm.status(vmid)).running) throw new SnapshotError(`VM ${vmid} was started while its stick was copied`, { fix: 'try again; stop the VM or let it run, not both' });
@@ -153,6 +187,7 @@ async function takePoint(
   if (plan.vmstate) {
     let luns: ManifestLun[] = [];
     try {
+      if (plan.volumes.length > 0) await atPoint();
       const sums = await copyNow();
       // the manifest keeps the pause of the copy; the output says how long it lasted in all
       luns = finish('pause', since(), sums);
@@ -173,7 +208,7 @@ async function takePoint(
 }
 
 /** The parts renamed to their final names, then one manifest per folder: its presence means complete. */
-function writeStick(deps: SnapshotDeps, req: SnapshotRequest, plan: SnapshotPlan, spec: GadgetSpec, copies: readonly LunCopy[], got: { method: CopyMethod; pausedMs: number; sums: Map<number, CopyResult> }): ManifestLun[] {
+function writeStick(deps: SnapshotDeps, req: SnapshotRequest, plan: SnapshotPlan, spec: GadgetSpec, copies: readonly LunCopy[], volumes: readonly ManifestVolume[], got: { method: SnapshotMethod; pausedMs: number; sums: Map<number, CopyResult> }): ManifestLun[] {
   const luns: ManifestLun[] = [];
   for (const c of copies) {
     fs.renameSync(partPath(deps.fs, c, deps.pid), deps.fs.real(`${c.folder}/${lunFile(c.index)}`));
@@ -183,7 +218,9 @@ function writeStick(deps: SnapshotDeps, req: SnapshotRequest, plan: SnapshotPlan
   }
   const createdAt = new Date(deps.clock.now()).toISOString();
   const usb = manifestUsb(spec);
-  for (const folder of new Set(copies.map((c) => c.folder))) {
+  const allLuns = [...copies.map((c) => c.index), ...volumes.map((v) => v.index)].sort((a, b) => a - b);
+  const volumeFolder = volumes.length > 0 ? [snapshotFolder(VOLUME_SNAPSHOT_ROOT, req.vmid, req.name)] : [];
+  for (const folder of new Set([...copies.map((c) => c.folder), ...volumeFolder])) {
     const here = luns.filter((l) => copies.find((c) => c.index === l.index)?.folder === folder);
     const text = serializeSnapshotManifest({
       format: SNAPSHOT_FORMAT,
@@ -196,8 +233,9 @@ function writeStick(deps: SnapshotDeps, req: SnapshotRequest, plan: SnapshotPlan
       createdAt,
       usb,
       guid: unraidGuid(spec),
-      allLuns: copies.map((c) => c.index),
+      allLuns,
       luns: here,
+      ...(folder === volumeFolder[0] ? { volumes: [...volumes] } : {}),
     });
     deps.fs.writeAtomic(`${folder}/${MANIFEST_FILE}`, text, 0o600);
   }

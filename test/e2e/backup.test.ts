@@ -2,7 +2,8 @@
  * The stick in vzdump backups on a real kernel (test/e2e/guest/scenarios-backup.ts): the hook installed
  * as install.sh installs it, run by the vzdump stand-in with vzdump's environment, while a nested Linux
  * guest writes to the stick; restore to a new vmid, stop-mode backups with prune, a failing copy; a
- * stick on an LVM volume (loop device) backed up in snapshot mode and restored onto its volume.
+ * stick on an LVM volume (loop device) backed up in snapshot mode and restored onto its volume; a stick
+ * on an LVM-thin volume snapshotted (a storage snapshot), rolled back and its snapshot deleted.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { expectClean as expectNoGadget, runScenarioGroup, type GroupRun } from './harness/scenarios.js';
@@ -161,6 +162,37 @@ describe('backups of the stick on a real kernel', () => {
       expect(f().volBytes.backing).toBe(f().volBytes.copy);
       expect(f().volLoops).toBe('');
       expectClean(f().afterVolume, expect);
+    });
+  });
+
+  describe('snapshot, rollback, delsnapshot of a stick on an LVM-thin volume (storage snapshots)', () => {
+    it('a thick LVM volume is refused before anything is made: Proxmox cannot snapshot it', () => {
+      expect(f().thickRefused.code).toBe(1);
+      expect(f().thickRefused.stderr).toMatch(/LUN 0 is volume usb-lvm:vm-730-usb on storage 'usb-lvm' \(type lvm\), which Proxmox cannot snapshot/);
+      expect(f().thickConf).not.toMatch(/^\[thick\]$/m);
+    });
+    it('snapshot of the running VM: a storage snapshot of the same name, the guest not paused, then qm snapshot', () => {
+      expect(f().start731.started, f().start731.error ?? f().boot731.serial).toBe(true);
+      expect(f().thinA.rc).toBe(0);
+      expect(f().thinSnap.code, f().thinSnap.stderr).toBe(0);
+      expect(f().thinSnap.stdout).toMatch(/LUN 0 usb-thin:vm-731-usb: storage snapshot before \(lvmthin, atomic: the guest was not paused for it\)/);
+      expect(f().thinSnapFile).toBe('THIN-A');
+      expect(JSON.parse(f().thinManifest)).toMatchObject({ method: 'storage', allLuns: [0], luns: [], volumes: [{ index: 0, volid: 'usb-thin:vm-731-usb', type: 'lvmthin', snapshot: 'before' }] });
+      expect(f().thinB.rc).toBe(0);
+      expect(f().stop731.map((h: any) => h.code)).toEqual([0, 0]);
+    });
+    it('rollback of the stopped VM: the volume reads what it held at the snapshot', () => {
+      expect(f().thinBeforeRollback).toBe('THIN-B');
+      expect(f().thinRollback.code, f().thinRollback.stderr).toBe(0);
+      expect(f().thinRollback.stdout).toMatch(/LUN 0: volume usb-thin:vm-731-usb is back to its storage snapshot before \(lvmthin\)/);
+      expect(f().thinAfterRollback).toBe('THIN-A');
+    });
+    it('delsnapshot removes the VM snapshot, the storage snapshot and its manifest', () => {
+      expect(f().thinDel.code, f().thinDel.stderr).toBe(0);
+      expect(f().thinSnapGone).toBe(true);
+      expect(f().thinConfAfter).not.toMatch(/^\[before\]$/m);
+      expect(f().thinLoops).toBe('');
+      expectClean(f().afterThin, expect);
     });
   });
 

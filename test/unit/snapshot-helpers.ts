@@ -27,11 +27,30 @@ export interface FakeQm {
   during: Partial<Record<'snapshot' | 'rollback' | 'status', () => void>>;
 }
 
+/** The storage snapshot port (VolumeSnapshots), faked: what PVE::Storage would answer and do. */
+export interface FakeVolumes {
+  /** every call, as `<op> <volid> [<snap>] [running]` */
+  calls: string[];
+  /** storage type -> volume_has_feature(snapshot) answer (type from the volid's storage: usb-thin → lvmthin, usb-lvm → lvm) */
+  types: Record<string, string>;
+  /** volid -> its storage snapshots */
+  snaps: Map<string, string[]>;
+  /** make `<op>` fail with this message */
+  fail: Partial<Record<'snapshot' | 'rollback' | 'remove' | 'capability', string>>;
+  /** no volume_snapshot_info for these storages */
+  unlisted: Set<string>;
+}
+
+const SNAPSHOT_TYPES = new Set(['lvmthin', 'zfspool', 'rbd']);
+
+export const STORAGE_CFG = 'lvmthin: usb-thin\n\tvgname pve\n\tthinpool data\n\tcontent images\n\nlvm: usb-lvm\n\tvgname usbvg\n\tcontent images\n';
+
 export interface SnapshotHost {
   t: TmpRoot;
   deps: SnapshotDeps;
   out: string[];
   qm: FakeQm;
+  volumes: FakeVolumes;
   events: string[];
   /** the config file's text */
   config(): string;
@@ -68,13 +87,15 @@ function joinConfig(main: string, sections: Map<string, string>): string {
 }
 
 export function snapshotHost(opts: { reflink?: boolean; notes?: string; configExtra?: string } = {}): SnapshotHost {
+  const volumes: FakeVolumes = { calls: [], types: { 'usb-thin': 'lvmthin', 'usb-lvm': 'lvm' }, snaps: new Map(), fail: {}, unlisted: new Set() };
   const t = tmpRoot('pvug-snap-');
   t.put('/images/stick.img', '');
   const img = join(t.root, 'images/stick.img');
   writeSyncAt(img, Buffer.alloc(4 << 20), 0);
   t.put('/qemu-server/100.conf', configText(opts.notes ?? NOTES, opts.configExtra));
   t.put('/run/.keep', '');
-  const settings = parseSettings(`[images]\nallowed_dirs = /images\n[paths]\nroot = ${t.root}\nstate_dir = /run\npve_config_dir = /qemu-server\n`, 'test', 'pve');
+  t.put('/etc/pve/storage.cfg', STORAGE_CFG);
+  const settings = parseSettings(`[images]\nallowed_dirs = /images\nallowed_storages = usb-thin, usb-lvm\n[paths]\nroot = ${t.root}\nstate_dir = /run\npve_config_dir = /qemu-server\n`, 'test', 'pve');
   const cfgPath = join(t.root, 'qemu-server/100.conf');
   const events: string[] = [];
   const qm: FakeQm = { calls: [], running: false, qmp: 'running', fail: {}, during: {} };
@@ -128,6 +149,7 @@ export function snapshotHost(opts: { reflink?: boolean; notes?: string; configEx
     fs: t.fs,
     settings,
     qm: qmTool(exec),
+    volumes: fakeVolumes(volumes, events),
     state,
     cloner: fakeCloner(events, opts.reflink),
     clock: { now: (() => { let n = 1_765_000_000_000; return () => (n += 25); })(), sleep: async () => undefined },
@@ -140,6 +162,7 @@ export function snapshotHost(opts: { reflink?: boolean; notes?: string; configEx
     deps,
     out,
     qm,
+    volumes,
     events,
     config: () => readFileSync(cfgPath, 'utf8'),
     setConfig: (text) => t.put('/qemu-server/100.conf', text),
@@ -153,6 +176,36 @@ export function snapshotHost(opts: { reflink?: boolean; notes?: string; configEx
       const r: GadgetRecord = { version: 1, vmid, phase: 'live', node: 'pve', gadgetDir: `/sys/kernel/config/usb_gadget/pvug-${vmid}`, udc: 'dummy_udc.0', usbId: '0781:5571', serial: 's', speed: 'high', luns: [{ index: 0, image, readonly: false, cdrom: false }], createdAt: '', pid: 1 };
       state.write(r);
     },
+  };
+}
+
+function fakeVolumes(v: FakeVolumes, events: string[]): SnapshotDeps['volumes'] {
+  const type = (volid: string) => v.types[volid.split(':')[0] ?? ''] ?? 'dir';
+  const step = (op: keyof FakeVolumes['fail'], line: string) => {
+    v.calls.push(line);
+    if (op !== 'capability') events.push(line);
+    if (v.fail[op]) throw new Error(v.fail[op]);
+  };
+  const has = (volid: string) => v.snaps.get(volid) ?? [];
+  return {
+    capability: async (volid, running) => {
+      step('capability', `feature ${volid}${running ? ' running' : ''}`);
+      return { type: type(volid), snapshot: SNAPSHOT_TYPES.has(type(volid)) };
+    },
+    snapshot: async (volid, snap) => {
+      step('snapshot', `volume-snapshot ${volid} ${snap}`);
+      if (has(volid).includes(snap)) throw new Error(`snapshot ${snap} exists`);
+      v.snaps.set(volid, [...has(volid), snap]);
+    },
+    rollback: async (volid, snap) => {
+      step('rollback', `volume-rollback ${volid} ${snap}`);
+      if (!has(volid).includes(snap)) throw new Error(`no snapshot ${snap}`);
+    },
+    remove: async (volid, snap, running) => {
+      step('remove', `volume-delete ${volid} ${snap}${running ? ' running' : ''}`);
+      v.snaps.set(volid, has(volid).filter((x) => x !== snap));
+    },
+    list: async (volid) => (v.unlisted.has(volid.split(':')[0] ?? '') ? undefined : has(volid)),
   };
 }
 

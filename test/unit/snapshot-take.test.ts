@@ -132,7 +132,7 @@ describe('snapshot', () => {
     const cases: [string, (h: SnapshotHost) => void, RegExp][] = [
       ['an existing VM snapshot', (h) => h.setConfig(configText(NOTES, 'memory: 2048\n', '\n[before]\nmemory: 1024\nsnaptime: 1\n')), /VM 100 already has a snapshot named before \(\/qemu-server\/100.conf\); fix: pick another name \(qm listsnapshot 100\)/],
       ['an existing stick snapshot', (h) => h.t.put(`${FOLDER}/manifest.json`, '{}'), /the stick of VM 100 already has a snapshot named before .*fix: remove it first: pve-usb-gadget delsnapshot 100 before/],
-      ['a volume LUN', (h) => h.setConfig(configText(`${NOTES}[usb-gadget.lun1]\nimage = local-lvm:vm-100-disk-1\n`)), /snapshots of sticks on Proxmox volumes are not supported yet \(LUN 1 is local-lvm:vm-100-disk-1\); fix: use an image file/],
+      ['a volume LUN on a storage not allowed', (h) => h.setConfig(configText(`${NOTES}[usb-gadget.lun1]\nimage = local-lvm:vm-100-disk-1\n`)), /volume local-lvm:vm-100-disk-1 refused: storage 'local-lvm' is not in \[images\] allowed_storages/],
       ['a template', (h) => h.setConfig(configText(NOTES, 'template: 1\n')), /VM 100 is a template/],
       ['a locked VM', (h) => h.setConfig(configText(NOTES, 'lock: backup\n')), /VM 100 is locked \(backup\)/],
       ['no stick', (h) => h.setConfig(configText('just notes\n')), /VM 100 has no \[usb-gadget\] section in its notes: there is no stick to snapshot \(\/qemu-server\/100.conf\); fix: use qm snapshot 100 before/],

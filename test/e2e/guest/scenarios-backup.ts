@@ -25,19 +25,22 @@
  *     copies it once the gadget is built (VOL3); `restore 730 --from <the snapshot-mode archive>` (no
  *     --to: the manifest's volume) activates it again, writes the copy onto it and deactivates it: the
  *     backing file is the copy, byte for byte (VOL1).
+ *  7. snapshot / rollback / delsnapshot of a stick on an LVM-thin volume (scenarios-volume-snapshots.ts).
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmdirSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { runFakeVzdump, type FakeFiles, type FakeGuest, type FakeQemu, type Mode } from '../../fake-pve/vzdump.js';
-import { GuestShell, shellGuestArgs } from './guest-shell.js';
+import { bootShell, readAt, writeSector } from './backup-guest.js';
+import { shellGuestArgs } from './guest-shell.js';
 import { hostState } from './host-state.js';
 import { PveControl } from './install-control.js';
 import { gadgetNotes, IMAGES, type PveNode } from './pve-node.js';
 import { QemuServerStandIn } from './qemu-server.js';
 import { cli } from './scenarios-media.js';
 import { HOOK_ENV, LVM_DIR, loopDevices, setUp as setUpStorages } from './scenarios-storage.js';
+import { volumeSnapshots } from './scenarios-volume-snapshots.js';
 
 const DUMP = '/var/lib/vz/dump';
 const WRAPPER = '/usr/local/lib/pve-usb-gadget/vzdump-hook';
@@ -55,20 +58,7 @@ const files: FakeFiles = {
   list: (dir) => readdirSync(dir),
 };
 
-/** the guest writes one 512-byte sector (page cache, then fsync: it reaches the stick before dd ends) */
-const writeSector = (sector: number, text: string) => `printf '${text}\\n' | dd of=/dev/sda bs=512 seek=${sector} count=1 conv=sync,fsync 2>/tmp/e; r=$?; grep -v records /tmp/e; exit $r`;
 const WRITER = `sh -c 'n=0; while :; do printf "GEN2-%06d\\n" $n | dd of=/dev/sda bs=512 seek=$((${RECORDS_AT}+n)) count=1 conv=sync,fsync 2>/dev/null || exit; n=$((n+1)); echo $n >/tmp/w.count; done' >/dev/null 2>&1 & echo $! >/tmp/w.pid; echo started`;
-
-function readAt(path: string, offset: number, n: number): string {
-  const fd = openSync(path, 'r');
-  try {
-    const b = Buffer.alloc(n);
-    readSync(fd, b, 0, n, offset);
-    return b.toString('latin1').replace(/\0+$/, '');
-  } finally {
-    closeSync(fd);
-  }
-}
 
 /** The writer's records in an image: how many from the start are whole and in order, and whether any come after a gap. */
 export function recordRun(path: string, max: number): { run: number; afterGap: number } {
@@ -128,14 +118,6 @@ class BackupRig {
   }
 }
 
-async function bootShell(qs: QemuServerStandIn, vmid: number) {
-  const start = await qs.start(vmid);
-  if (!start.started) return { start };
-  const opened = await GuestShell.open(qs, vmid);
-  const disk = opened.shell ? await opened.shell.until('ls /sys/block', /sda/, 120_000) : undefined;
-  return { start, shell: opened.shell, bootMs: opened.bootMs, bootSerial: opened.shell ? undefined : opened.serial.slice(-1500), disk };
-}
-
 function installStandins(): void {
   writeFileSync(CLI_WRAPPER, '#!/bin/sh\nexec /usr/bin/node /project/dist/cli.cjs "$@"\n', { mode: 0o755 });
   writeFileSync(QM, '#!/bin/sh\nexec /project/test/e2e/guest/pve-standins/call qm "$@"\n', { mode: 0o755 });
@@ -159,6 +141,7 @@ export async function backupScenarios(node: PveNode) {
     Object.assign(f, await snapshots(node));
     Object.assign(f, await failingCopy(node, qs, rig));
     Object.assign(f, await volumeBackup(node, control));
+    Object.assign(f, await volumeSnapshots(node, control));
   } finally {
     f.uninstall = await cli(['backup', 'uninstall-hook']);
     f.vzdumpConfAfter = existsSync('/etc/vzdump.conf') ? readAt('/etc/vzdump.conf', 0, 4096) : '(removed)';

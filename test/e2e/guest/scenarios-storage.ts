@@ -40,20 +40,22 @@ const record = (vmid: number) => {
 const status = () =>
   JSON.parse(execFileSync('/usr/bin/node', ['/project/dist/cli.cjs', 'status', '--json'], { env: { ...process.env, PVE_USB_GADGET_SETTINGS: SETTINGS } }).toString()) as unknown;
 
-/** storage.cfg, backing files, and settings that allow the two storages on node `nodeName` (scenarios-backup.ts too). */
+/** storage.cfg, backing files, and settings that allow the three storages on node `nodeName` (scenarios-backup.ts too). */
 export function setUp(node: PveNode, nodeName = 'pve'): void {
   sh('modprobe loop');
   mkdirSync(`${LVM_DIR}/pvugvg`, { recursive: true });
+  mkdirSync(`${LVM_DIR}/pvugthin`, { recursive: true });
   mkdirSync(`${SHARED}/images`, { recursive: true });
   writeFileSync(
     '/etc/pve/storage.cfg',
     'dir: local\n\tpath /var/lib/vz\n\tcontent iso,vztmpl,backup,images\n\n' +
       'lvm: usb-lvm\n\tvgname pvugvg\n\tcontent images\n\n' +
+      'lvmthin: usb-thin\n\tvgname pvugthin\n\tthinpool data\n\tcontent images\n\n' +
       `dir: shared\n\tpath ${SHARED}\n\tshared 1\n\tcontent images,iso\n`,
   );
   node.writeSettings({});
   const text = readFileSync(SETTINGS, 'utf8')
-    .replace('[images]\n', '[images]\nallowed_storages = usb-lvm, shared\n')
+    .replace('[images]\n', '[images]\nallowed_storages = usb-lvm, usb-thin, shared\n')
     .replace(/^node = .*$/m, `node = ${nodeName}`);
   writeFileSync(SETTINGS, text);
 }

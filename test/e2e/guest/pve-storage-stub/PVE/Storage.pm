@@ -2,11 +2,14 @@ package PVE::Storage;
 
 # A stand-in for Proxmox's PVE::Storage, for tests only: just the calls src/storage/pve-lib.ts makes
 # (config, parse_volume_id, storage_check_enabled, parse_volname, activate_volumes, path, map_volume,
-# deactivate_volumes), for `dir` and `lvm` storages, in plain perl-base. Put its folder on PERL5LIB.
+# deactivate_volumes; src/storage/pve-snapshot.ts: volume_has_feature, volume_snapshot,
+# volume_snapshot_rollback, volume_snapshot_delete, Plugin->lookup), for `dir`, `lvm` and
+# `lvmthin` storages, in plain perl-base. Put its folder on PERL5LIB.
 #
 # An `lvm` volume is a backing file $PVUG_STUB_LVM_DIR/<vg>/<lv>.img; with PVUG_STUB_LOOP=1, activation
 # attaches it to a loop device and links /dev/<vg>/<lv> to it, as LVM links /dev/<vg>/<lv> to
-# /dev/dm-N; deactivation undoes both. Every call is appended to $PVUG_STUB_LOG (tab-separated).
+# /dev/dm-N; deactivation undoes both. An `lvmthin` volume is the same (vgname is its VG), and can be
+# snapshotted: see the snapshot section below. Every call is appended to $PVUG_STUB_LOG (tab-separated).
 
 use strict;
 use warnings;
@@ -67,7 +70,7 @@ sub parse_volname {
         return ('iso', $1, undef, undef, undef, undef, 'raw') if $volname =~ m!^iso/([^/]+\.(?:iso|img))$!i;
         die "unable to parse directory volume name '$volname'\n";
     }
-    if ($scfg->{type} eq 'lvm') {
+    if ($scfg->{type} eq 'lvm' || $scfg->{type} eq 'lvmthin') {
         return ('images', $1, $2, undef, undef, undef, ($volname =~ m/\.qcow2$/ ? 'qcow2' : 'raw'))
             if $volname =~ m/^(vm-(\d+)-\S+)$/;
         die "unable to parse lvm volume name '$volname'\n";
@@ -84,7 +87,7 @@ sub path {
     my ($sid, $volname) = parse_volume_id($volid);
     my $scfg = storage_check_enabled($cfg, $sid);
     my ($vtype, $name, $vmid) = parse_volname($cfg, $volid);
-    return "/dev/$scfg->{vgname}/$name" if $scfg->{type} eq 'lvm';
+    return "/dev/$scfg->{vgname}/$name" if _lvm_like($scfg);
     return "$scfg->{path}/template/iso/$name" if $vtype eq 'iso';
     return "$scfg->{path}/images/$vmid/$name";
 }
@@ -96,7 +99,7 @@ sub activate_volumes {
         my ($sid) = parse_volume_id($volid);
         my $scfg = storage_check_enabled($cfg, $sid);
         my $path = path($cfg, $volid);
-        if ($scfg->{type} eq 'lvm') {
+        if (_lvm_like($scfg)) {
             next if -b $path || !$ENV{PVUG_STUB_LOOP};
             my (undef, $name) = parse_volname($cfg, $volid);
             my $backing = "$ENV{PVUG_STUB_LVM_DIR}/$scfg->{vgname}/$name.img";
@@ -116,19 +119,102 @@ sub deactivate_volumes {
         _log('deactivate', $volid);
         my ($sid) = parse_volume_id($volid);
         my $scfg = storage_check_enabled($cfg, $sid);
-        next if $scfg->{type} ne 'lvm';
-        my $path = path($cfg, $volid);
-        next if !-l $path;
-        my $loop = readlink($path);
-        unlink($path);
-        _run('losetup', '-d', $loop) if $ENV{PVUG_STUB_LOOP};
+        # (LvmThinPlugin deactivate_volume keeps thin volumes active; the stub detaches them all the
+        # same, so a test leaves no loop device behind)
+        next if !_lvm_like($scfg);
+        _detach(path($cfg, $volid));
     }
 }
+
+sub _lvm_like {
+    my ($scfg) = @_;
+    return $scfg->{type} eq 'lvm' || $scfg->{type} eq 'lvmthin';
+}
+
+sub _detach {
+    my ($path) = @_;
+    return if !-l $path;
+    my $loop = readlink($path);
+    unlink($path);
+    _run('losetup', '-d', $loop) if $ENV{PVUG_STUB_LOOP};
+}
+
+# Snapshots, as pve-storage's plugins answer and do them (src/PVE/Storage/LvmThinPlugin.pm, LVMPlugin.pm,
+# Plugin.pm). Only `lvmthin` can snapshot a raw volume (LvmThinPlugin volume_has_feature: snapshot
+# => { current => 1 }); thick `lvm` and `dir` only qcow2 (LVMPlugin / Plugin volume_has_feature), never
+# a raw stick. An lvmthin snapshot is the LV snap_<volname>_<snap> (LvmThinPlugin volume_snapshot:
+# lvcreate -n snap_<vol>_<snap> -pr -s <vg>/<vol>); the stub copies the backing file to
+# <vg>/snap_<name>_<snap>.img. Rollback (LvmThinPlugin volume_snapshot_rollback: lvremove -f the volume,
+# then lvcreate -s from the snapshot under the volume's name) removes the volume, active or not (the
+# stub detaches its loop device: the old device is gone), and recreates it from a copy of the
+# snapshot, inactive; delete (volume_snapshot_delete: lvremove -f snap_<vol>_<snap>) removes the copy.
+
+sub _snap_files {
+    my ($cfg, $volid, $snap) = @_;
+    my ($sid) = parse_volume_id($volid);
+    my $scfg = storage_check_enabled($cfg, $sid);
+    my (undef, $name) = parse_volname($cfg, $volid);
+    die "stub: no snapshots on storage type '$scfg->{type}'\n" if $scfg->{type} ne 'lvmthin';
+    my $dir = "$ENV{PVUG_STUB_LVM_DIR}/$scfg->{vgname}";
+    die "volume '$volid' does not exist\n" if !-f "$dir/$name.img";
+    return ($scfg, "$dir/$name.img", defined($snap) ? "$dir/snap_${name}_$snap.img" : undef);
+}
+
+sub volume_has_feature {
+    my ($cfg, $feature, $volid, $snap, $running) = @_;
+    _log('has_feature', $feature, $volid, $running ? 1 : 0);
+    my ($sid) = parse_volume_id($volid);
+    my $scfg = storage_check_enabled($cfg, $sid);
+    my (undef, undef, undef, undef, undef, undef, $format) = parse_volname($cfg, $volid);
+    return undef if $feature ne 'snapshot' || defined($snap);
+    return 1 if $scfg->{type} eq 'lvmthin';
+    return $format eq 'qcow2' ? 1 : undef;
+}
+
+sub volume_snapshot {
+    my ($cfg, $volid, $snap) = @_;
+    _log('snapshot', $volid, $snap);
+    my (undef, $file, $snapfile) = _snap_files($cfg, $volid, $snap);
+    die "lvcreate snapshot error: snapshot '$snap' of '$volid' already exists\n" if -e $snapfile;
+    _run('cp', '--sparse=always', $file, $snapfile);
+}
+
+sub volume_snapshot_rollback {
+    my ($cfg, $volid, $snap) = @_;
+    _log('rollback', $volid, $snap);
+    my ($scfg, $file, $snapfile) = _snap_files($cfg, $volid, $snap);
+    die "lvm rollback error: no snapshot '$snap' of '$volid'\n" if !-f $snapfile;
+    _detach(path($cfg, $volid));
+    _run('cp', '--sparse=always', $snapfile, "$file.rollback");
+    rename("$file.rollback", $file) or die "stub: cannot rename over $file: $!\n";
+}
+
+sub volume_snapshot_delete {
+    my ($cfg, $volid, $snap, $running) = @_;
+    _log('snapshot_delete', $volid, $snap, $running ? 1 : 0);
+    my (undef, undef, $snapfile) = _snap_files($cfg, $volid, $snap);
+    die "lvremove snapshot error: no snapshot '$snap' of '$volid'\n" if !-f $snapfile;
+    unlink($snapfile) or die "stub: cannot remove $snapfile: $!\n";
+}
+
 
 sub map_volume {
     my ($cfg, $volid) = @_;
     _log('map', $volid);
     die "stub: no Ceph cluster here\n";
+}
+
+# PVE::Storage::Plugin->lookup gives the plugin class of a storage type; pve-snapshot.ts asks whether
+# that class defines volume_snapshot_info itself. None of the stub's types do (LvmThinPlugin inherits
+# LVMPlugin's, DirPlugin Plugin.pm's), so their snapshots are "unlisted", as on a real node.
+package PVE::Storage::Plugin;
+
+my %CLASSES = (dir => 'DirPlugin', lvm => 'LVMPlugin', lvmthin => 'LvmThinPlugin', rbd => 'RBDPlugin', zfspool => 'ZFSPoolPlugin');
+
+sub lookup {
+    my ($class, $type) = @_;
+    my $name = $CLASSES{$type} or die "unknown section type '$type'\n";
+    return "PVE::Storage::$name";
 }
 
 1;
